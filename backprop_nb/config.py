@@ -7,7 +7,7 @@ __all__ = ['SCHEDULERS', 'SECTIONS', 'PRESETS', 'ConfigError', 'knob', 'Section'
            'TrainConfig', 'RunConfig', 'Config', 'flat_to_nested', 'make_config', 'lr_for_dataset', 'resolve_lr',
            'config_to_yaml', 'config_from_yaml', 'save_config', 'load_config', 'config_hash', 'set_field']
 
-# %% ../nbs/00_config.ipynb #128820e1
+# %% ../nbs/00_config.ipynb #d05fce07
 import dataclasses, logging, difflib, hashlib, json, math, types, typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,7 +15,8 @@ import yaml
 
 # bitsandbytes logs a harmless "Failed to load CPU gemm_4bit_forward from kernels-community" warning when it
 # is imported on a CPU machine (by transformers, before any of our code runs). Users should not see it.
-logging.getLogger('bitsandbytes.backends.cpu.ops').setLevel(logging.ERROR)
+# Its 8-bit matmul also logs "MatMul8bitLt: inputs will be cast ..." on every call (thousands of lines).
+for _name in ('bitsandbytes.backends.cpu.ops', 'bitsandbytes.autograd._functions'): logging.getLogger(_name).setLevel(logging.ERROR)
 
 # %% ../nbs/00_config.ipynb #b0c46472
 class ConfigError(ValueError):

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['Prepared', 'split_eval', 'read_data', 'prepare_data', 'CompactOutput', 'add_compact_loss', 'grad_checkpointing',
            'total_steps', 'sft_args', 'model_with_lora', 'RunResult', 'save_adapter', 'train', 'write_run_report',
-           'resume', 'toy_samples', 'tiny_config', 'gradient_flow_check', 'plain_peft_logits']
+           'resume', 'toy_samples', 'tiny_config', 'gradient_flow_check', 'quick_steps', 'plain_peft_logits']
 
 # %% ../nbs/03d_train.ipynb #be15565a
 import functools, math, os, random, shutil, sys, time, types
@@ -391,6 +391,16 @@ def gradient_flow_check(model, batch:dict, lr:float=1e-3) -> dict:
     now = dict(model.named_parameters())
     return dict(lora_changed={n: not torch.equal(now[n].detach(), v) for n, v in lora.items()},
                 base_unchanged={n: torch.equal(now[n].detach(), v) for n, v in base.items()}, grad_norms=grads)
+
+# %% ../nbs/03d_train.ipynb #44f83e46
+def quick_steps(model, batch:dict, n:int=5, lr:float=5e-3) -> list:
+    "Losses of `n` plain AdamW steps with the compact loss (a fast check that a setup trains)."
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    out = []
+    for _ in range(n):
+        o = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], loss_labels=batch['labels'])
+        loss = o.loss_sum / o.n_trained; loss.backward(); opt.step(); opt.zero_grad(); out.append(loss.item())
+    return out
 
 # %% ../nbs/03d_train.ipynb #097f1688
 def plain_peft_logits(base_model, adapter_dir, input_ids) -> torch.Tensor:
