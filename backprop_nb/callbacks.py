@@ -4,16 +4,16 @@
 
 # %% auto #0
 __all__ = ['StepStats', 'rss_mb', 'peak_rss_mb', 'cuda_peak_mb', 'lora_norm', 'EventsCallback', 'lr_schedule', 'plan_alerts',
-           'Diagnostics', 'drive', 'StopControl', 'EarlyStopping', 'console_listener']
+           'Diagnostics', 'drive', 'StopControl', 'EarlyStopping', 'ProgressBar', 'console_listener']
 
-# %% ../nbs/03b_callbacks.ipynb #b86ad8f9
+# %% ../nbs/03b_callbacks.ipynb #f807357d
 import math, os, resource, signal, statistics, sys, threading, time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
 from transformers import TrainerCallback
-from .events import Bus, RunStart, Step, Eval, Checkpoint, Alert, Event
+from .events import Bus, RunStart, Step, Eval, Checkpoint, Alert, RunEnd, Event
 
 # %% ../nbs/03b_callbacks.ipynb #2a568fa4
 @dataclass
@@ -268,6 +268,24 @@ class EarlyStopping(TrainerCallback):
             control.should_training_stop = True; control.should_save = True; self.stopped_at = state.global_step
             if self.bus: self.bus.publish(Alert(code='early_stop', severity='info', step=state.global_step, run_index=self.ri,
                                                message=f'Eval loss has not improved by {self.threshold} for {self.patience} evaluations (best {self.best:.4f}); stopping early.', fix='Nothing to fix: this is the early stop you asked for.'))
+
+# %% ../nbs/03b_callbacks.ipynb #c6619e61
+class ProgressBar:
+    "Listener: a tqdm bar per run (works in terminals and notebooks)."
+    def __init__(self, desc:str='training'): self.desc, self.bar = desc, None
+
+    def __call__(self, ev:Event):
+        from tqdm.auto import tqdm
+        if ev.kind == 'run_start':
+            self.bar = tqdm(total=ev.total_steps, initial=ev.resumed_from, desc=self.desc + (f' {ev.task}' if ev.task else ''), dynamic_ncols=True)
+        elif self.bar is None: return
+        elif ev.kind == 'step':
+            self.bar.n = ev.step
+            self.bar.set_postfix_str(f'loss {ev.loss:.4g} · {ev.tokens_per_s:.0f} tok/s', refresh=True)
+        elif ev.kind == 'eval':
+            self.bar.write(f'step {ev.step}: eval loss {ev.loss:.4f} · perplexity {ev.perplexity:.2f} · token accuracy {ev.token_accuracy:.1%}')
+        elif ev.kind == 'run_end':
+            self.bar.close(); self.bar = None
 
 # %% ../nbs/03b_callbacks.ipynb #cb93f468
 def console_listener(ev:Event):

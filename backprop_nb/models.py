@@ -21,9 +21,9 @@ from .io import atomic_dir, atomic_write_json, file_lock
 class ModelError(ValueError):
     "The model cannot be loaded as asked; the message says why in one sentence and what to do."
 
-# %% ../nbs/01_models.ipynb #90ffea73
+# %% ../nbs/01_models.ipynb #84578768
 _NOISE = ('MatMul8bitLt: inputs will be cast', 'gemm_4bit_forward', 'kernels-community', 'torch_dtype` is deprecated',
-          'Converting and de-quantizing GGUF', 'past_key_values', 'loss_type=None')
+          'Converting and de-quantizing GGUF', 'past_key_values', 'loss_type=None', 'is_gradient_checkpointing` is deprecated')
 
 class _NoiseFilter(logging.Filter):
     def filter(self, rec): return not any(n in rec.getMessage() for n in _NOISE)

@@ -7,7 +7,7 @@ __all__ = ['Prepared', 'split_eval', 'read_data', 'prepare_data', 'CompactOutput
            'total_steps', 'sft_args', 'model_with_lora', 'RunResult', 'save_adapter', 'train', 'write_run_report',
            'resume', 'toy_samples', 'tiny_config', 'gradient_flow_check', 'quick_steps', 'plain_peft_logits']
 
-# %% ../nbs/03d_train.ipynb #be15565a
+# %% ../nbs/03d_train.ipynb #63fe8969
 import functools, math, os, random, shutil, sys, time, types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from .data import load_samples, data_report, report_markdown, report_figure, cur
 from .tokenizing import encode_dataset, Collator, EncodedDataset
 from .events import Bus, Recorder, RunStart, RunEnd, Checkpoint, Alert
 from .rundir import new_run_dir, RunWriter, save_loss_plot
-from .callbacks import StepStats, EventsCallback, Diagnostics, StopControl, EarlyStopping, lr_schedule
+from .callbacks import StepStats, EventsCallback, Diagnostics, StopControl, EarlyStopping, ProgressBar, lr_schedule
 from .checkpoints import AtomicCheckpoints, prune_checkpoints, latest_checkpoint, checkpoint_state, trim_metrics_after
 from .io import atomic_dir, atomic_write_text, atomic_write_json
 
@@ -120,7 +120,7 @@ def _trainer_cls():
             return (loss, None) if return_outputs else loss
     return BackpropTrainer
 
-# %% ../nbs/03d_train.ipynb #0ed3a6fa
+# %% ../nbs/03d_train.ipynb #1365c29d
 def grad_checkpointing(cfg:Config, device:str) -> bool:
     "'auto': on for GPUs with a quantized base (memory-bound), off on CPU (only costs time there)."
     g = cfg.train.grad_checkpointing
@@ -152,9 +152,9 @@ def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_ev
         logging_steps=1, logging_nan_inf_filter=False, eval_strategy='steps' if has_eval else 'no', eval_steps=t.eval_steps or max(1, steps // 5),
         save_strategy='steps', save_steps=t.save_steps or max(1, steps // 4), save_total_limit=None, prediction_loss_only=True,
         bf16=device == 'cuda' and dtype == torch.bfloat16, fp16=device == 'cuda' and dtype == torch.float16, use_cpu=device == 'cpu',
-        gradient_checkpointing=grad_checkpointing(cfg, device), gradient_checkpointing_kwargs={'use_reentrant': False},
+        activation_checkpointing=grad_checkpointing(cfg, device), activation_checkpointing_kwargs={'use_reentrant': False},
         report_to='none', remove_unused_columns=False, dataset_kwargs={'skip_prepare_dataset': True},
-        train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=not progress, label_names=['labels'])
+        train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=True, label_names=['labels'])
 
 # %% ../nbs/03d_train.ipynb #e5a2c31c
 def model_with_lora(cfg:Config, model=None, tok=None):
@@ -248,7 +248,7 @@ def _status(trainer, stop, diag, es):
     if es.stopped_at is not None: return 'early_stopped', f'eval loss stopped improving (best {es.best:.4f})'
     return 'finished', ''
 
-# %% ../nbs/03d_train.ipynb #c4ee8c6f
+# %% ../nbs/03d_train.ipynb #a91ba60b
 def train(cfg:Config|None=None, # the run's config; default: make_config()
           listeners=(), # callables that receive every event
           model=None, # a loaded base model (a fresh LoRA is added) or a peft model (trained as is)
@@ -270,7 +270,7 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
     model, _, info = model_with_lora(cfg, model, tok)               # 3. model + LoRA (checks target modules)
     world, main = _world()
     run_dir = _shared_run_dir(cfg, run_dir, world, main)           # 4. only now: the run directory
-    bus, rec = Bus(listeners), Recorder(); bus.subscribe(rec)
+    bus, rec = Bus(([ProgressBar()] if progress and main else []) + list(listeners)), Recorder(); bus.subscribe(rec)
     if main: bus.subscribe(RunWriter(run_dir, cfg, info)); _write_data_report(run_dir, prep)
     trainer, diag, es, stop, lr = _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress)
     status, msg = _run(trainer, stop, diag, es, resume_from, bus, run_index, t0)
@@ -282,7 +282,7 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
     if main: write_run_report(run_dir, rec.events, prep, info)
     return RunResult(run_dir, status, end.step, end.final_loss, adapter, info, end.seconds, rec.events, model, tok, prep)
 
-# %% ../nbs/03d_train.ipynb #c505cfc1
+# %% ../nbs/03d_train.ipynb #69b12e83
 def _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress):
     steps = total_steps(cfg, len(prep.train), world)
     lr = resolve_lr(cfg, prep.n_rows)
@@ -297,9 +297,8 @@ def _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, in
     T = _trainer_cls()
     trainer = T(model=model, args=args, train_dataset=prep.train.to_hf(), eval_dataset=prep.eval.to_hf() if prep.eval else None, processing_class=tok,
                 data_collator=Collator(tok.pad_token_id), callbacks=cbs)
-    if not progress:
-        from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
+    from transformers.trainer_callback import PrinterCallback
+    trainer.remove_callback(PrinterCallback)        # progress comes from our ProgressBar listener instead
     trainer.stats, trainer.loss_opts = stats, dict(temperature=cfg.train.temperature, label_smoothing=cfg.train.label_smoothing)
     trainer.extra_state = _extra_state(cfg, stats, diag, es)
     def after_save(step, path):
