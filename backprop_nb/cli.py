@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['DEMO_SETTINGS', 'EXTRA_COMMANDS', 'add_config_flags', 'config_from_args', 'user_errors', 'run_safely', 'cmd_train',
-           'cmd_resume', 'cmd_check_data', 'demo_config', 'run_demo', 'cmd_demo', 'parser', 'main']
+           'cmd_resume', 'cmd_check_data', 'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters',
+           'demo_config', 'run_demo', 'cmd_demo', 'parser', 'main']
 
 # %% ../nbs/40_cli.ipynb #70b04d95
 import argparse, os, sys, time, traceback
@@ -58,7 +59,7 @@ def run_safely(fn, *args, **kw) -> int:
         print(f'error: unexpected {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""} — this is a bug; the traceback is in {log}.', file=sys.stderr)
         return 1
 
-# %% ../nbs/40_cli.ipynb #4d9c34fb
+# %% ../nbs/40_cli.ipynb #960d2254
 def cmd_train(a):
     "Fine-tune with LoRA from a config file and/or flags."
     from backprop_nb.train import train
@@ -87,6 +88,45 @@ def cmd_check_data(a):
         (out/'data_report.md').write_text(report_markdown(rep)); report_figure(rep).savefig(out/'data_lengths.png', dpi=100)
         print(f'report and histogram written to {out}')
     if rep.problems and a.on_bad_rows == 'stop': raise SystemExit(2)
+
+def cmd_continual(a):
+    "Train one LoRA over a sequence of tasks (SLAO by default) and report the accuracy matrix."
+    from backprop_nb.continual import continual, matrix_markdown
+    from backprop_nb.callbacks import console_listener
+    from backprop_nb.config import load_config
+    if a.resume:
+        cfg = load_config(Path(a.resume)/'config.yaml')
+        r = continual(cfg, listeners=[console_listener], root=a.resume, resume=True)
+    else:
+        cfg = config_from_args(a, a.config)
+        r = continual(cfg, listeners=[console_listener])
+    print('\n' + matrix_markdown(r.tasks, r.matrix, r.base))
+    m = r.metrics
+    print(f"\n{r.method}: AA {m['AA']:.1%}, BWT {m['BWT']:+.1%}" + (f", FWT {m['FWT']:+.1%}" if 'FWT' in m else '') + f"; run directory {r.root}")
+
+def cmd_eval(a):
+    "Compare base and tuned model of a run directory on held-out prompts; writes eval_report.md / .json into it."
+    from backprop_nb.evaluate import evaluate_run
+    c = evaluate_run(a.run_dir, a.prompts, a.max_new_tokens)
+    print(c.text())
+    print(f'\nreport: {Path(a.run_dir)/"eval_report.md"} and eval_report.json')
+
+def cmd_export(a):
+    "Export a run: the PEFT adapter, a merged 16-bit model, or a GGUF file — each with a model card."
+    from backprop_nb.export import export_run
+    d = export_run(a.run_dir, a.format, a.out, a.dtype, a.quant)
+    print(f'exported {a.format} to {d}: ' + ', '.join(sorted(p.name for p in d.iterdir() if not p.name.startswith('.'))))
+
+def cmd_merge_adapters(a):
+    "Merge two or more adapters (linear, TIES, DARE) into one, saved in the PEFT layout."
+    from backprop_nb.export import merge_adapters, save_peft_adapter, base_of, adapter_of
+    from transformers import AutoModelForCausalLM
+    from backprop_nb.models import resolve_source
+    dirs = [adapter_of(p) for p in a.adapters]
+    base = resolve_source(a.base).path if a.base else base_of(dirs[0])
+    w = [float(x) for x in a.weights.split(',')] if a.weights else None
+    pm = merge_adapters(AutoModelForCausalLM.from_pretrained(base), dirs, w, a.method, a.density)
+    print(f'merged {len(dirs)} adapters ({a.method}) into {save_peft_adapter(pm, a.out)}')
 
 # %% ../nbs/40_cli.ipynb #2de0199d
 DEMO_SETTINGS = {'train.preset': 'fast', 'train.max_steps': 80, 'train.batch_size': 8, 'train.grad_accum': 1, 'lora.r': 16,
@@ -119,7 +159,7 @@ def cmd_demo(a):
     print(f'\ntraining loss {losses[0]:.3f} → {losses[-1]:.3f} ({(losses[-1]-losses[0])/losses[0]:+.0%}) in {r.step} steps; total {time.time()-t0:.0f}s')
     print(f'run directory: {r.run_dir} (adapter/, loss.png, metrics.jsonl, comparison.md, report.md)')
 
-# %% ../nbs/40_cli.ipynb #e651e696
+# %% ../nbs/40_cli.ipynb #848142a0
 def _sub(subs, name, fn, config_flags=False):
     p = subs.add_parser(name, help=fn.__doc__, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter if not config_flags else argparse.HelpFormatter)
     p.set_defaults(fn=fn)
@@ -141,12 +181,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument('--root', default='runs', help='folder for run directories')
     t = _sub(subs, 'train', cmd_train, config_flags=True)
     t.add_argument('config', nargs='?', default=None, help='YAML config file (flags override it)')
+    cl = _sub(subs, 'continual', cmd_continual, config_flags=True)
+    cl.add_argument('config', nargs='?', default=None, help='YAML config file with a continual: section (flags override it)')
+    cl.add_argument('--resume', default=None, metavar='RUN_DIR', help='continue an interrupted continual run')
     r = _sub(subs, 'resume', cmd_resume)
     r.add_argument('run_dir', help='the run directory to continue')
     c = _sub(subs, 'check-data', cmd_check_data)
     c.add_argument('path', help='data file or folder'); c.add_argument('--model', default='embedded', help='model whose tokenizer measures lengths')
     c.add_argument('--max-length', type=int, default=None); c.add_argument('--format', default='auto'); c.add_argument('--on-bad-rows', default='drop', choices=('drop', 'stop'))
     c.add_argument('--out', default=None, help='folder for data_report.md and data_lengths.png')
+    e = _sub(subs, 'eval', cmd_eval)
+    e.add_argument('run_dir'); e.add_argument('--prompts', default=None, help='JSONL of {"prompt": ..., "answer": ...} (default: the bundled held-out set of the run\'s data)')
+    e.add_argument('--max-new-tokens', type=int, default=32)
+    x = _sub(subs, 'export', cmd_export)
+    x.add_argument('run_dir'); x.add_argument('--format', choices=('merged', 'adapter', 'gguf'), default='merged')
+    x.add_argument('--dtype', choices=('float16', 'bfloat16', 'float32'), default='float16', help='merged model dtype')
+    x.add_argument('--quant', choices=('f16', 'q8_0', 'f32'), default='f16', help='GGUF tensor type'); x.add_argument('--out', default=None, help='default: RUN_DIR/export/FORMAT')
+    ma = _sub(subs, 'merge-adapters', cmd_merge_adapters)
+    ma.add_argument('adapters', nargs='+', help='adapter folders or run directories'); ma.add_argument('--method', choices=('linear', 'ties', 'dare', 'dare_ties'), default='linear')
+    ma.add_argument('--weights', default=None, help='comma-separated, one per adapter (default: equal)'); ma.add_argument('--density', type=float, default=0.5, help='TIES / DARE: share of each update kept')
+    ma.add_argument('--base', default=None, help='base model (default: the one recorded in the first adapter)'); ma.add_argument('--out', required=True)
     for extra in EXTRA_COMMANDS: extra(subs)
     return p
 

@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['READERS', 'FORMATS', 'ROLE_MAP', 'ASSETS', 'DEMO', 'DataError', 'Sample', 'Problem', 'Row', 'read_jsonl', 'read_json',
            'read_csv', 'read_parquet', 'read_saved_dataset', 'read_text', 'data_files', 'read_rows', 'row_format',
-           'detect_format', 'to_messages', 'check_messages', 'bundled_names', 'bundled_info', 'resolve_data_path',
-           'heldout_prompts', 'Loaded', 'load_samples', 'write_jsonl', 'sample_text', 'exact_duplicates',
-           'near_duplicates', 'render', 'token_lengths', 'recommend_max_length', 'DataReport', 'data_report',
-           'report_markdown', 'report_figure', 'mix_shares', 'mix', 'curriculum']
+           'detect_format', 'to_messages', 'check_messages', 'bundled_names', 'bundled_sequence', 'bundled_info',
+           'resolve_data_path', 'heldout_prompts', 'Loaded', 'load_samples', 'write_jsonl', 'sample_text',
+           'exact_duplicates', 'near_duplicates', 'render', 'token_lengths', 'recommend_max_length', 'DataReport',
+           'data_report', 'report_markdown', 'report_figure', 'mix_shares', 'mix', 'curriculum']
 
 # %% ../nbs/02_data.ipynb #634039a0
 import csv, io, json, math, random, re, zlib
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 
-# %% ../nbs/02_data.ipynb #d52e7b60
+# %% ../nbs/02_data.ipynb #7578dc99
 class DataError(ValueError):
     "The data cannot be used; one sentence naming the file (and line) and the problem."
 
@@ -46,7 +46,10 @@ class Row:
     data: dict
     where: str = 'line'
     @property
-    def id(self): return f'{Path(self.file).name}:{self.row}'
+    def id(self):
+        "file:row, with the file's folder so that ids stay unique across datasets (elements/train.jsonl:5)."
+        p = Path(self.file).resolve()
+        return f'{p.parent.name}/{p.name}:{self.row}' if p.parent.name else f'{p.name}:{self.row}'
 
 # %% ../nbs/02_data.ipynb #87064da8
 def _line_of(data:bytes, offset:int) -> int: return data.count(b'\n', 0, offset) + 1
@@ -285,15 +288,19 @@ def check_messages(msgs:list) -> list:
     if not any(m['role'] == 'assistant' for m in msgs): raise ValueError('has no assistant turn')
     return msgs
 
-# %% ../nbs/02_data.ipynb #2b87d657
+# %% ../nbs/02_data.ipynb #72937ef0
 ASSETS = Path(__file__).parent/'assets' if '__file__' in globals() else Path('../backprop_nb/assets')
 DEMO = 'elements'
 
 def bundled_names() -> list:
-    return sorted(json.loads((ASSETS/'datasets.json').read_text()))
+    return sorted(k for k in json.loads((ASSETS/'datasets.json').read_text()) if not k.startswith('_'))
+
+def bundled_sequence() -> list:
+    "The bundled continual-learning task sequence, in training order."
+    return json.loads((ASSETS/'datasets.json').read_text())['_sequence']
 
 def bundled_info(name:str) -> dict:
-    meta = json.loads((ASSETS/'datasets.json').read_text())
+    meta = {k: v for k, v in json.loads((ASSETS/'datasets.json').read_text()).items() if not k.startswith('_')}
     if name not in meta: raise DataError(f'there is no bundled dataset {name!r}; bundled ones are {", ".join(sorted(meta))}.')
     return meta[name]
 

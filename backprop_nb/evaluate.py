@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'normalize', 'exact_match', 'contains', 'token_f1', 'regex_match', 'generate', 'PromptResult',
-           'score_answers', 'eval_prompts', 'eval_loss', 'Comparison', 'compare']
+           'score_answers', 'eval_prompts', 'eval_loss', 'Comparison', 'compare', 'load_run', 'read_prompt_file',
+           'evaluate_run']
 
 # %% ../nbs/06_evaluate.ipynb #ebb2556f
 import json, math, re, string, time
@@ -167,3 +168,48 @@ def compare(model, tok, pairs:list, samples:list|None=None, max_new_tokens:int=3
     tuned = eval_prompts(model, tok, pairs, 'tuned', max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     tl = eval_loss(model, tok, samples, max_length) if samples else None
     return Comparison(base, tuned, dict(base=bl, tuned=tl) if samples else {})
+
+# %% ../nbs/06_evaluate.ipynb #f12bbc0b
+def load_run(run_dir, dtype=None):
+    "The base model with the run's adapter (plain peft), its tokenizer and the run's config."
+    from peft import PeftModel
+    from backprop_nb.config import load_config, ConfigError
+    from backprop_nb.models import load_model
+    run_dir = Path(run_dir)
+    if not (run_dir/'adapter'/'adapter_config.json').exists():
+        raise ConfigError(f'{run_dir} has no adapter/ (is it a finished run directory?); pass the folder that `backprop-nb train` created.')
+    cfg = load_config(run_dir/'config.yaml')
+    model, tok, info = load_model(cfg.model)
+    return PeftModel.from_pretrained(model, str(run_dir/'adapter')), tok, cfg
+
+def _default_prompts(cfg):
+    from backprop_nb.data import DEMO, heldout_prompts
+    p = cfg.data.path
+    name = DEMO if p == 'demo' else p.split(':', 1)[1] if p.startswith('bundled:') else None
+    return heldout_prompts(name) if name else None
+
+def read_prompt_file(path) -> list:
+    "(prompt, answer) pairs from a JSONL file of {\"prompt\": ..., \"answer\": ...} rows."
+    from backprop_nb.data import DataError
+    rows = []
+    for i, line in enumerate(Path(path).read_text(encoding='utf-8-sig').splitlines(), 1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError: raise DataError(f'{path} line {i} is not valid JSON; each line must be {{"prompt": ..., "answer": ...}}.') from None
+        if not isinstance(r, dict) or 'prompt' not in r or 'answer' not in r: raise DataError(f'{path} line {i} needs "prompt" and "answer" fields.')
+        rows.append((r['prompt'], r['answer']))
+    if not rows: raise DataError(f'{path} has no prompts.')
+    return rows
+
+def evaluate_run(run_dir, prompts=None, max_new_tokens:int=32, progress:bool=True) -> Comparison:
+    "Base vs tuned for a run directory; writes eval_report.md / .json into it."
+    from backprop_nb.config import ConfigError
+    from backprop_nb.train import read_data, split_eval
+    model, tok, cfg = load_run(run_dir)
+    pairs = read_prompt_file(prompts) if prompts else _default_prompts(cfg)
+    if not pairs: raise ConfigError(f'{run_dir} trained on {cfg.data.path}, which has no bundled held-out prompts; pass --prompts FILE (JSONL of prompt/answer).')
+    _, held = split_eval(read_data(cfg).samples, cfg.data.eval_fraction, cfg.train.seed)
+    c = compare(model, tok, pairs, samples=held or None, max_new_tokens=max_new_tokens, progress=progress)
+    c.title = f'Base vs tuned: {Path(run_dir).name}'
+    c.save(run_dir, 'eval_report')
+    return c

@@ -49,17 +49,17 @@ def env_info(cfg:Config, model_info=None) -> dict:
     if model_info is not None: d['model'] = model_info if isinstance(model_info, dict) else dict(model_info.__dict__)
     return d
 
-# %% ../nbs/03a_rundir.ipynb #9daaff87
+# %% ../nbs/03a_rundir.ipynb #e5712ba8
 class RunWriter:
     "Listener that writes the run directory."
-    def __init__(self, run_dir, cfg:Config|None=None, model_info=None, plot_every:int=0):
-        self.dir, self.cfg, self.info, self.plot_every = Path(run_dir), cfg, model_info, plot_every
+    def __init__(self, run_dir, cfg:Config|None=None, model_info=None, plot_every:int=0, track_status:bool=True):
+        self.dir, self.cfg, self.info, self.plot_every, self.track_status = Path(run_dir), cfg, model_info, plot_every, track_status
         self.metrics = self.dir/'metrics.jsonl'
 
     def __call__(self, ev:Event):
         if ev.kind == 'run_start' and not ev.resumed_from: self._start(ev)
         append_jsonl(self.metrics, dict(ev.to_dict(), time=round(time.time(), 3)))
-        if ev.kind in ('run_start', 'checkpoint', 'run_end') or (ev.kind == 'step' and ev.step % 25 == 0):
+        if self.track_status and (ev.kind in ('run_start', 'checkpoint', 'run_end') or (ev.kind == 'step' and ev.step % 25 == 0)):
             self.status(ev)
         if ev.kind == 'eval' or ev.kind == 'run_end' or (self.plot_every and ev.kind == 'step' and ev.step % self.plot_every == 0):
             save_loss_plot(self.dir)

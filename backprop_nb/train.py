@@ -8,7 +8,7 @@ __all__ = ['Prepared', 'split_eval', 'read_data', 'prepare_data', 'CompactOutput
            'write_run_report', 'resume', 'toy_samples', 'tiny_config', 'gradient_flow_check', 'quick_steps',
            'plain_peft_logits']
 
-# %% ../nbs/03d_train.ipynb #63fe8969
+# %% ../nbs/03d_train.ipynb #f2cd2ed5
 import functools, math, os, random, shutil, sys, time, types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from .config import Config, ConfigError, make_config, resolve_lr, config_hash, load_config
 from .models import load_model, load_tokenizer, resolve_source, add_lora, n_trainable, pick_device, pick_dtype, quiet, ModelInfo, ModelError
-from .data import load_samples, data_report, report_markdown, report_figure, curriculum, DataError, Loaded, Sample
+from .data import load_samples, data_report, report_markdown, report_figure, curriculum, mix, DataError, Loaded, Sample
 from .tokenizing import encode_dataset, Collator, EncodedDataset
 from .events import Bus, Recorder, RunStart, RunEnd, Checkpoint, Alert
 from .rundir import new_run_dir, RunWriter, save_loss_plot
@@ -44,12 +44,20 @@ def split_eval(samples:list, fraction:float, seed:int) -> tuple:
     held = set(idx[:k])
     return [s for i, s in enumerate(samples) if i not in held], [s for i, s in enumerate(samples) if i in held]
 
-# %% ../nbs/03d_train.ipynb #62f03384
+# %% ../nbs/03d_train.ipynb #04c8eafd
 def read_data(cfg:Config) -> Loaded:
-    "Read and convert the training rows (no tokenizer needed, so a bad path fails in a second)."
+    "Read and convert the training rows (no tokenizer needed, so a bad path fails in a second); several paths are mixed."
     d = cfg.data
     score = d.curriculum if d.curriculum not in ('none', 'length') else None
-    return load_samples(d.path, d.format, d.on_bad_rows, d.limit, score_key=score)
+    paths = [p.strip() for p in d.path.split(',') if p.strip()]
+    if len(paths) == 1: return load_samples(paths[0], d.format, d.on_bad_rows, d.limit, score_key=score)
+    if d.mix_weights and len(d.mix_weights) != len(paths):
+        raise ConfigError(f'data.mix_weights has {len(d.mix_weights)} weights for {len(paths)} datasets; give one per dataset.')
+    parts = [load_samples(p, d.format, d.on_bad_rows, None, score_key=score) for p in paths]
+    w = [float(x) for x in d.mix_weights] if d.mix_weights else None
+    samples = mix([p.samples for p in parts], w, d.mix_temperature, seed=cfg.train.seed)[:d.limit or None]
+    return Loaded(samples, [q for p in parts for q in p.problems], {k: v for p in parts for k, v in p.formats.items()}, sum(p.n_rows for p in parts),
+                  {'malformed': sum(len(p.problems) for p in parts)} if any(p.problems for p in parts) else {})
 
 def prepare_data(cfg:Config, tok, samples:list|None=None, eval_samples:list|None=None, loaded:Loaded|None=None) -> Prepared:
     "Validate, split and encode the data; raises DataError before anything is written."
@@ -190,7 +198,7 @@ def model_with_lora(cfg:Config, model=None, tok=None):
     info.n_trainable = n_trainable(model)
     return model, tok, info
 
-# %% ../nbs/03d_train.ipynb #e827a176
+# %% ../nbs/03d_train.ipynb #3d50ec2a
 @dataclass
 class RunResult:
     "What a run produced."
@@ -202,6 +210,7 @@ class RunResult:
     info: ModelInfo
     seconds: float
     events: list = field(repr=False, default_factory=list)
+    sample_losses: dict = field(repr=False, default_factory=dict)   # sample id -> its loss when last seen
     model: object = field(repr=False, default=None)
     tokenizer: object = field(repr=False, default=None)
     prepared: Prepared = field(repr=False, default=None)
@@ -268,7 +277,7 @@ def _status(trainer, stop, diag, es):
     if es.stopped_at is not None: return 'early_stopped', f'eval loss stopped improving (best {es.best:.4f})'
     return 'finished', ''
 
-# %% ../nbs/03d_train.ipynb #2c7d796f
+# %% ../nbs/03d_train.ipynb #4cd0314a
 def train(cfg:Config|None=None, # the run's config; default: make_config()
           listeners=(), # callables that receive every event
           model=None, # a loaded base model (a fresh LoRA is added) or a peft model (trained as is)
@@ -293,6 +302,7 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
     bus, rec = Bus(([ProgressBar()] if progress and main else []) + list(listeners)), Recorder(); bus.subscribe(rec)
     if main: bus.subscribe(RunWriter(run_dir, cfg, info)); _write_data_report(run_dir, prep)
     trainer, diag, es, stop, lr = _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress)
+    ids = prep.train.ids
     status, msg = _run(trainer, stop, diag, es, resume_from, bus, run_index, t0)
     adapter = _finish(trainer, model, run_dir, status, diag, main, cfg)
     losses = rec.series('step', 'loss')
@@ -300,7 +310,8 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
                  adapter_dir=str(adapter or ''), message=msg, run_index=run_index)
     bus.publish(end)
     if main: write_run_report(run_dir, rec.events, prep, info)
-    return RunResult(run_dir, status, end.step, end.final_loss, adapter, info, end.seconds, rec.events, model, tok, prep)
+    losses_by_id = {ids[i]: l for i, l in trainer.stats.last_loss.items()}
+    return RunResult(run_dir, status, end.step, end.final_loss, adapter, info, end.seconds, rec.events, losses_by_id, model, tok, prep)
 
 # %% ../nbs/03d_train.ipynb #69b12e83
 def _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress):

@@ -20,7 +20,7 @@ def one_sentence_error(r, *needles):
     return errs[0]
 
 
-@pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data'])
+@pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters'])
 def test_help(cmd):
     r = cli(cmd, '--help')
     assert r.returncode == 0 and 'usage: backprop-nb' in r.stdout

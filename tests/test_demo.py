@@ -23,3 +23,11 @@ def test_demo_end_to_end(tmp_path):
         assert (run / f).exists(), f
     assert json.loads((run / 'status.json').read_text())['status'] == 'finished'
     print(r.stdout[-1500:])
+    # issue 7: a base-vs-tuned report produced by the CLI from the run directory, and a GGUF export
+    e = subprocess.run([sys.executable, '-m', 'backprop_nb.cli', 'eval', str(run), '--max-new-tokens', '16'], capture_output=True, text=True, env=ENV, timeout=900)
+    assert e.returncode == 0, e.stderr[-2000:]
+    rep = json.loads((run / 'eval_report.json').read_text())
+    assert rep['summary']['tuned']['exact_match'] > rep['summary']['base']['exact_match']
+    x = subprocess.run([sys.executable, '-m', 'backprop_nb.cli', 'export', str(run), '--format', 'gguf', '--quant', 'q8_0'], capture_output=True, text=True, env=ENV, timeout=900)
+    assert x.returncode == 0, x.stderr[-2000:]
+    assert next((run / 'export' / 'gguf').glob('*.gguf')).stat().st_size > 100e6

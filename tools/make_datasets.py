@@ -54,11 +54,43 @@ def elements():
                       f'periodictable {version("periodictable")} (element names and symbols, 118 elements)')
 
 
-TASKS = {'elements': elements}
+def countries():
+    import pycountry
+    from importlib.metadata import version
+    ents = [dict(name=c.name, code=c.alpha_3) for c in pycountry.countries]
+    templates = ['What is the ISO 3166-1 alpha-3 code of {name}?', 'Give the three-letter ISO country code for {name}.',
+                 '{name}: what is its ISO alpha-3 code?']
+    return build_task('countries', ents, templates, lambda e: e['code'], templates[0], 40,
+                      f'pycountry {version("pycountry")} (ISO 3166-1 country names and alpha-3 codes, {len(ents)} countries)')
+
+
+def unicode_names():
+    import unicodedata, platform
+    cps = list(range(0x41, 0x5B)) + list(range(0x61, 0x7B)) + list(range(0xC0, 0x100)) + list(range(0x391, 0x3CA))
+    ents = [dict(char=chr(c), name=unicodedata.name(chr(c))) for c in cps if unicodedata.name(chr(c), None)]
+    templates = ["What is the Unicode name of the character '{char}'?", "Give the official Unicode character name of '{char}'.",
+                 "Name the Unicode character '{char}'."]
+    return build_task('unicode', ents, templates, lambda e: e['name'], templates[0], 40,
+                      f'Python {platform.python_version()} unicodedata (Unicode {unicodedata.unidata_version}): names of Latin, Latin-1 and Greek letters, {len(ents)} characters')
+
+
+def mime_types():
+    import mimetypes, platform
+    table = mimetypes.MimeTypes(filenames=()).types_map[True]          # Python's built-in table, no system files
+    ents = [dict(ext=k, type=v) for k, v in sorted(table.items())]
+    templates = ["What is the MIME type of a '{ext}' file?", "Which media type does the file extension '{ext}' have?",
+                 "Give the Content-Type for files ending in '{ext}'."]
+    return build_task('mime', ents, templates, lambda e: e['type'], templates[0], 30,
+                      f'Python {platform.python_version()} mimetypes built-in table (file extensions and MIME types, {len(ents)} entries)')
+
+
+TASKS = {'elements': elements, 'countries': countries, 'unicode': unicode_names, 'mime': mime_types}
+CONTINUAL = ['elements', 'countries', 'unicode', 'mime']   # the bundled task sequence for continual learning
 
 if __name__ == '__main__':
     names = sys.argv[1:] or list(TASKS)
     meta_path = ROOT / 'datasets.json'
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     for n in names: meta[n] = TASKS[n]()
+    meta['_sequence'] = CONTINUAL
     meta_path.write_text(json.dumps(meta, indent=1, ensure_ascii=False) + '\n')
