@@ -144,7 +144,7 @@ class Diagnostics(TrainerCallback):
         if 'loss' in logs: self._check_step(step, logs, control, state)
         if 'eval_loss' in logs: self._check_eval(step, logs['eval_loss'])
 
-# %% ../nbs/03b_callbacks.ipynb #cb56e576
+# %% ../nbs/03b_callbacks.ipynb #7b24ef75
 def _check_step(self:Diagnostics, step, logs, control, state):
     loss, g, lr = logs['loss'], logs.get('grad_norm'), logs.get('learning_rate')
     if not math.isfinite(loss):
@@ -186,7 +186,8 @@ def _check_flat_loss(self:Diagnostics, step, loss, state):
     if step < max(20, state.max_steps // 5) or len(self.losses) < 5: return
     start, now = statistics.median(self.first), statistics.median(list(self.losses)[-5:])   # medians: a spike is not a plateau
     if start > 0 and (start - now) / start < 0.02:
-        self.alert(Alert(code='loss_flat', step=step, message=f'The training loss has barely moved in {step} steps ({start:.3f} → {now:.3f}, {(start-now)/start:+.1%}).',
+        how = f'rose from {start:.3f} to {now:.3f}' if now > start else f'barely moved ({start:.3f} → {now:.3f})'
+        self.alert(Alert(code='loss_flat', step=step, message=f'The training loss has not fallen in {step} steps: it {how} (medians of 5 steps).',
                          fix='Raise train.lr (LoRA typically needs 1e-4 to 5e-4), check that the data has assistant tokens to learn, and use more steps.'))
 
 def _check_eval(self:Diagnostics, step, l):
