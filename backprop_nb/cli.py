@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['DEMO_SETTINGS', 'EXTRA_COMMANDS', 'add_config_flags', 'config_from_args', 'user_errors', 'run_safely', 'cmd_train',
-           'cmd_resume', 'cmd_check_data', 'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters',
-           'demo_config', 'run_demo', 'cmd_demo', 'parser', 'main']
+           'cmd_resume', 'cmd_check_data', 'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_check',
+           'cmd_cost', 'cmd_sweep', 'cmd_run_notebook', 'cmd_batch', 'demo_config', 'run_demo', 'cmd_demo', 'parser',
+           'main']
 
 # %% ../nbs/40_cli.ipynb #70b04d95
 import argparse, os, sys, time, traceback
@@ -59,7 +60,7 @@ def run_safely(fn, *args, **kw) -> int:
         print(f'error: unexpected {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""} — this is a bug; the traceback is in {log}.', file=sys.stderr)
         return 1
 
-# %% ../nbs/40_cli.ipynb #960d2254
+# %% ../nbs/40_cli.ipynb #c715a3ab
 def cmd_train(a):
     "Fine-tune with LoRA from a config file and/or flags."
     from backprop_nb.train import train
@@ -128,6 +129,52 @@ def cmd_merge_adapters(a):
     pm = merge_adapters(AutoModelForCausalLM.from_pretrained(base), dirs, w, a.method, a.density)
     print(f'merged {len(dirs)} adapters ({a.method}) into {save_peft_adapter(pm, a.out)}')
 
+def cmd_check(a):
+    "Pre-flight: check a config and its data, estimate memory and the plan — every problem at once, in seconds."
+    from backprop_nb.plan import preflight
+    pf = preflight(a.config)
+    print(pf.text())
+    if not pf.ok: raise SystemExit(2)
+
+def cmd_cost(a):
+    "Estimate hours and cost of a config's run on each GPU of a price table (from a run's measured speed if given)."
+    from backprop_nb.plan import arch_of, estimate_cost, cost_table, load_prices
+    from backprop_nb.train import read_data
+    from backprop_nb.data import token_lengths
+    from backprop_nb.plan import tokenizer_only
+    cfg = load_config(a.config)
+    samples = read_data(cfg).samples
+    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir), samples[:2000])
+    rows = estimate_cost(cfg, arch_of(cfg.model.name, cfg.model.cache_dir), float(L.mean()), len(samples), a.run_dir, load_prices(a.prices))
+    print(cost_table(rows))
+
+def cmd_sweep(a):
+    "Grid or random sweep over config fields with the base model loaded once; writes a results table and loss curves."
+    from backprop_nb.sweep import sweep
+    r = sweep(a.spec, root=a.root)
+    print(r.table()); print(f'\nbest: trial {r.best()["trial"]}; results in {r.root} (results.csv, results.md, loss_curves.png)')
+
+def _typed(v):
+    import yaml
+    try: return yaml.safe_load(v)
+    except Exception: return v
+
+def cmd_run_notebook(a):
+    "Execute a parameterized notebook with papermill in its own run directory (parameters recorded)."
+    from backprop_nb.runs import run_notebook
+    rec = run_notebook(a.notebook, {k: _typed(v) for k, v in (a.p or [])}, a.root, a.kernel, progress=True)
+    print(f'{rec["status"]} in {rec["seconds"]:.0f}s: {rec["run_dir"]}' + (f' — {rec["error"]}' if rec['error'] else ''))
+    if rec['metrics']: print('metrics:', rec['metrics'])
+    if rec['status'] != 'finished': raise SystemExit(1)
+
+def cmd_batch(a):
+    "Run a notebook for every combination of a parameter grid (YAML) and collect one results table."
+    from backprop_nb.runs import batch
+    res = batch(a.notebook, a.grid, a.root, a.kernel)
+    print((res['dir']/'results.md').read_text())
+    failed = [r for r in res['rows'] if r['status'] != 'finished']
+    if failed: print(f'{len(failed)} of {len(res["rows"])} runs failed (listed above); the others completed.')
+
 # %% ../nbs/40_cli.ipynb #2de0199d
 DEMO_SETTINGS = {'train.preset': 'fast', 'train.max_steps': 80, 'train.batch_size': 8, 'train.grad_accum': 1, 'lora.r': 16,
                  'data.path': 'demo', 'data.eval_fraction': 0.05, 'run.name': 'demo'}
@@ -159,7 +206,7 @@ def cmd_demo(a):
     print(f'\ntraining loss {losses[0]:.3f} → {losses[-1]:.3f} ({(losses[-1]-losses[0])/losses[0]:+.0%}) in {r.step} steps; total {time.time()-t0:.0f}s')
     print(f'run directory: {r.run_dir} (adapter/, loss.png, metrics.jsonl, comparison.md, report.md)')
 
-# %% ../nbs/40_cli.ipynb #848142a0
+# %% ../nbs/40_cli.ipynb #d730de56
 def _sub(subs, name, fn, config_flags=False):
     p = subs.add_parser(name, help=fn.__doc__, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter if not config_flags else argparse.HelpFormatter)
     p.set_defaults(fn=fn)
@@ -201,6 +248,15 @@ def parser() -> argparse.ArgumentParser:
     ma.add_argument('adapters', nargs='+', help='adapter folders or run directories'); ma.add_argument('--method', choices=('linear', 'ties', 'dare', 'dare_ties'), default='linear')
     ma.add_argument('--weights', default=None, help='comma-separated, one per adapter (default: equal)'); ma.add_argument('--density', type=float, default=0.5, help='TIES / DARE: share of each update kept')
     ma.add_argument('--base', default=None, help='base model (default: the one recorded in the first adapter)'); ma.add_argument('--out', required=True)
+    ck = _sub(subs, 'check', cmd_check); ck.add_argument('config', help='YAML config file')
+    co = _sub(subs, 'cost', cmd_cost); co.add_argument('config'); co.add_argument('--prices', default=None, help='your own price table (JSON like assets/prices.json)')
+    co.add_argument('--run-dir', default=None, help='use the speed measured in this run')
+    sw = _sub(subs, 'sweep', cmd_sweep); sw.add_argument('spec', help='YAML with base: and grid: or random:'); sw.add_argument('--root', default=None)
+    rn = _sub(subs, 'run-notebook', cmd_run_notebook); rn.add_argument('notebook')
+    rn.add_argument('-p', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='a parameter (value parsed as YAML: 40, 1e-4, true, text)')
+    rn.add_argument('--root', default='runs'); rn.add_argument('--kernel', default=None)
+    bt = _sub(subs, 'batch', cmd_batch); bt.add_argument('notebook'); bt.add_argument('--grid', required=True, help='YAML mapping parameters to lists of values')
+    bt.add_argument('--root', default='runs'); bt.add_argument('--kernel', default=None)
     for extra in EXTRA_COMMANDS: extra(subs)
     return p
 

@@ -170,8 +170,8 @@ def _load_progress(root, cfg, model):
         last = {n: (d[f'{n}.A'], d[f'{n}.B']) for n in {k.rsplit('.', 1)[0] for k in d}}
     return st, merger, last
 
-# %% ../nbs/05_continual.ipynb #cfdd1f5a
-def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, resume:bool=False, progress:bool=True) -> ContinualResult:
+# %% ../nbs/05_continual.ipynb #f7b3e462
+def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, resume:bool=False, progress:bool=True, stop=None) -> ContinualResult:
     "Train one LoRA over a task sequence with SLAO (or a baseline); score every task after every task."
     t0, cc = time.time(), cfg.continual
     tasks = load_tasks(cfg)                                            # data first: fails before anything is written
@@ -202,8 +202,11 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
         n_rep = round(cc.replay * len(task.samples))
         rep = replay_samples([t.samples for t in tasks[:i-1]], n_rep, cc.replay_strategy, losses, cfg.train.seed + i)
         run_dir = root/f'{i:02d}-{task.name}'
-        r = train(_task_config(cfg, i, len(task.samples), run_dir), listeners=[bus.publish], model=model, tokenizer=tok,
+        r = train(_task_config(cfg, i, len(task.samples), run_dir), listeners=[bus.publish], model=model, tokenizer=tok, stop=stop,
                   samples=task.samples + rep, eval_samples=task.eval_samples or None, run_dir=run_dir, run_index=i-1, task=task.name, progress=progress)
+        if r.status == 'stopped':                      # Stop: keep what is done; a resume retrains this task
+            if merger is not None and merger.merged is not None: merger.load_merged(model)
+            break
         runs.append(r); task_dirs.append(str(run_dir)); losses.update(r.sample_losses)
         if merger is not None:
             ms = merger.after_task(model); merger.load_merged(model)
@@ -215,7 +218,7 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
         bus.publish(TaskScores(run_index=i-1, scores={t.name: s for t, s in zip(tasks, scores)}))
     return _finish(cfg, root, tasks, matrix, base, merges, runs, model, tok, t0)
 
-# %% ../nbs/05_continual.ipynb #d47c360f
+# %% ../nbs/05_continual.ipynb #bd5daadc
 def _aside_incomplete(root, task_dirs):
     "A task interrupted mid-run is retrained from its start; its folder is kept aside, not deleted."
     for d in sorted(Path(root).glob('[0-9][0-9]-*')):
@@ -226,12 +229,12 @@ def _finish(cfg, root, tasks, matrix, base, merges, runs, model, tok, t0):
     size = (adapter/'adapter_model.safetensors').stat().st_size
     names = [t.name for t in tasks]
     full = [[s if s is not None else float('nan') for s in row] for row in matrix]
-    mets = cl_metrics([[x for x in row] for row in full], base)
+    mets = cl_metrics(full, base) if matrix else {'AA': float('nan'), 'BWT': float('nan')}   # stopped before the first task ended
     res = ContinualResult(Path(root), cfg.continual.method, names, matrix, base, mets, round(time.time() - t0, 1), adapter, size, merges, runs, model, tok)
     atomic_write_json(Path(root)/'continual.json', dict(method=res.method, tasks=names, matrix=matrix, base=base, metrics=mets, seconds=res.seconds,
                                                          adapter_bytes=size, merges=[{k: v for k, v in m.items() if k != 'layer_lam'} for m in merges]))
     atomic_write_text(Path(root)/'continual_report.md', continual_markdown(res))
-    matrix_figure(res).savefig(Path(root)/'accuracy_matrix.png', dpi=110)
+    if matrix: matrix_figure(res).savefig(Path(root)/'accuracy_matrix.png', dpi=110)
     save_loss_plot(root)
     return res
 

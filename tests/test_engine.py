@@ -148,3 +148,50 @@ def test_two_processes_match_one(work):
     print(f'largest relative loss difference, 2 processes vs 1: {worst:.2e}')
     assert a[0][1] == pytest.approx(b[0][1], rel=1e-5)                    # the same first step
     assert worst < 1e-2                                                    # tolerance: 1 % (reduction order, then Adam)
+
+
+NAN = """
+import sys, torch, backprop_nb.train as T
+real = T._trainer_cls
+def patched():
+    cls = real()
+    class Poisoned(cls):
+        def compute_loss(self, model, inputs, **kw):
+            loss = super().compute_loss(model, inputs, **kw)
+            return loss * float('nan') if self.state.global_step >= 12 else loss     # the loss turns NaN at step 13
+    return Poisoned
+T._trainer_cls = patched
+from backprop_nb.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(work):
+    d = work / 'nan'
+    r = subprocess.run([sys.executable, '-c', NAN, 'train', *args(work), '--run-dir', str(d)], capture_output=True, text=True, env=ENV)
+    assert r.returncode == 1, r.stderr[-2000:]
+    st = json.loads((d / 'status.json').read_text())
+    assert st['status'] == 'failed' and 'NaN' in st['message'], st
+    alerts = [json.loads(l) for l in open(d / 'metrics.jsonl') if '"alert"' in l]
+    assert [a['code'] for a in alerts if a['kind'] == 'alert'] == ['loss_nan']
+    from backprop_nb.checkpoints import list_checkpoints
+    last_good = list_checkpoints(d / 'checkpoints')[-1]
+    assert last_good[0] == 10                                   # saved every 5 steps; nothing saved after the NaN
+    a, b = load_file(d / 'adapter' / 'adapter_model.safetensors'), load_file(last_good[1] / 'adapter_model.safetensors')
+    assert all((a[k] == b[k]).all() and a[k].isfinite().all() for k in a)    # the shipped adapter is the last good one
+
+
+def test_first_ctrl_c_saves_second_aborts(work):
+    d1, d2 = work / 'sigint-once', work / 'sigint-twice'
+    p = subprocess.Popen([*BIN, 'train', *args(work), '--run-dir', str(d1)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_step(d1, 6, p)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and json.loads((d1 / 'status.json').read_text())['status'] == 'stopped', err[-2000:]
+    assert 'Ctrl-C again to abort' in err
+    p = subprocess.Popen([*BIN, 'train', *args(work), '--run-dir', str(d2)], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_step(d2, 6, p)
+    p.send_signal(signal.SIGINT); time.sleep(0.05); p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, err[-2000:])      # aborted at once
+    assert json.loads((d2 / 'status.json').read_text())['status'] == 'aborted'

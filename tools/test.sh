@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 . .venv/bin/activate
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false MPLBACKEND=Agg
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then     # for tests/test_browser.py
+  echo "installing Debian's chromium for the browser test..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: the browser test will be skipped" >&2
+fi
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 python tools/check_sync.py
 python -c 'from backprop_nb.models import embedded_model_dir; embedded_model_dir()'   # convert the embedded model once
 nbdev_test --n_workers 2 --flags "${TEST_FLAGS:-}"
