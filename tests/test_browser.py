@@ -22,14 +22,20 @@ def free_port():
 @pytest.fixture
 def lab(tmp_path):
     pytest.importorskip('jupyterlab'); pytest.importorskip('playwright')
-    shutil.copy(ROOT / 'nbs' / 'tutorials' / 'train.ipynb', tmp_path / 'train.ipynb')
+    nb = json.loads((ROOT / 'nbs' / 'tutorials' / 'train.ipynb').read_text())
+    params = next(c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', []))
+    src = ''.join(params['source'])
+    assert 'steps = 60' in src
+    params['source'] = src.replace('steps = 60', 'steps = 400')       # long enough that Stop lands mid-run
+    (tmp_path / 'train.ipynb').write_text(json.dumps(nb))
     port, token = free_port(), 'backprop-nb-test'
     env = dict(os.environ, HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false', JUPYTER_PLATFORM_DIRS='1')
     env.pop('BACKPROP_NB_HEADLESS', None)
     proc = subprocess.Popen([sys.executable, '-m', 'jupyterlab', '--no-browser', f'--port={port}', f'--IdentityProvider.token={token}',
-                             f'--ServerApp.root_dir={tmp_path}', '--ServerApp.disable_check_xsrf=True'], env=env,
+                             f'--ServerApp.root_dir={tmp_path}', '--ServerApp.disable_check_xsrf=True', '--allow-root'], env=env,
                             stdout=open(tmp_path / 'lab.log', 'w'), stderr=subprocess.STDOUT)
     for _ in range(120):
+        if proc.poll() is not None: break
         try: socket.create_connection(('127.0.0.1', port), timeout=1).close(); break
         except OSError: time.sleep(0.5)
     else: pytest.fail('JupyterLab did not start: ' + (tmp_path / 'lab.log').read_text()[-2000:])
@@ -72,7 +78,7 @@ def test_train_tutorial_in_jupyterlab(lab):
         page.screenshot(path=str(ART / '2-training.png'))
 
         # Stop saves a checkpoint
-        page.click('button:has-text("Stop and save")')
+        page.locator('button:has-text("Stop and save")').first.click()
         status = None
         for _ in range(240):
             runs = sorted(root.glob('runs/tutorial-*/status.json'))

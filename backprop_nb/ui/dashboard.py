@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['DashboardState', 'stats_html', 'alerts_html', 'dashboard_figure', 'figure_png', 'in_notebook', 'Dashboard', 'refresh',
-           'stop', 'run', 'wait', 'done']
+           'stop', 'run', 'wait', 'wait_async', 'done']
 
 # %% ../../nbs/21_ui_dashboard.ipynb #f1ce58dd
 import io, math, os, sys, threading, time, traceback
@@ -156,9 +156,9 @@ def stop(self:Dashboard):
 
 for f in (__call__, refresh, _show_error, stop): setattr(Dashboard, f.__name__, f)
 
-# %% ../../nbs/21_ui_dashboard.ipynb #ac03b212
+# %% ../../nbs/21_ui_dashboard.ipynb #7b1b6ee7
 def run(self:Dashboard, fn, *args, **kw):
-    "Call `fn(*args, listeners=[…, self], stop=…, **kw)`: in a background thread when interactive, else here."
+    "Call `fn(*args, listeners=[…, self], stop=…, **kw)`: in a background thread when interactive (then `await wait_async()` for the result), else here (returns it)."
     import inspect
     kw['listeners'] = list(kw.get('listeners', ())) + [self]
     accepts = inspect.signature(fn).parameters
@@ -173,23 +173,41 @@ def run(self:Dashboard, fn, *args, **kw):
         target()
         if self.error is not None: raise self.error
         return self.result
-    self.thread = threading.Thread(target=target, daemon=True); self.thread.start()
-    return self
+    self.thread = threading.Thread(target=target, daemon=True); self.thread.start()   # nothing returned: the dashboard is already on screen; `wait_async()` gives the result
+
+def _old_kernel() -> bool:
+    "ipykernel < 7 queues widget messages behind a running cell; jupyter-ui-poll works around that there."
+    try:
+        import ipykernel; return int(ipykernel.__version__.split('.')[0]) < 7
+    except (ImportError, ValueError): return False
+
+def _result(self:Dashboard):
+    if self.error is not None: raise self.error
+    return self.result
 
 def wait(self:Dashboard, poll:float=0.1):
-    "Block until the run ends — still processing widget events (the Stop button) — and return its result."
+    "Block until the run ends and return its result (widget events are handled meanwhile on ipykernel < 7 only: prefer `await dash.wait_async()`)."
     if self.thread is not None:
-        try:
+        if _old_kernel():
             from jupyter_ui_poll import ui_events
             with ui_events() as ui:
                 while self.thread.is_alive(): ui(20); time.sleep(poll)
-        except Exception:
-            self.thread.join()
-    if self.error is not None: raise self.error
-    return self.result
+        self.thread.join()
+    return _result(self)
+
+async def wait_async(self:Dashboard, poll:float=0.1):
+    "`result = await dash.wait_async()`: wait for the run while the kernel goes on handling widget events, so Stop works during Run All."
+    import asyncio
+    if self.thread is not None:
+        if _old_kernel():
+            from jupyter_ui_poll import ui_events
+            async with ui_events() as ui:
+                while self.thread.is_alive(): await ui(20); await asyncio.sleep(poll)
+        while self.thread.is_alive(): await asyncio.sleep(poll)    # ipykernel ≥ 7 dispatches comm messages while a cell awaits
+    return _result(self)
 
 @property
 def done(self:Dashboard) -> bool: return self.thread is None or not self.thread.is_alive()
 
-for f in (run, wait): setattr(Dashboard, f.__name__, f)
+for f in (run, wait, wait_async): setattr(Dashboard, f.__name__, f)
 Dashboard.done = done

@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['widget_kind', 'to_text', 'make_widget', 'ConfigForm', 'raw', 'value']
 
-# %% ../../nbs/20_ui_form.ipynb #46e55718
+# %% ../../nbs/20_ui_form.ipynb #5cb3a6ee
 import functools, typing
 from dataclasses import fields
 import ipywidgets as W
-from ..config import SECTIONS, PRESETS, ConfigError, Config, make_config, _base_types, _check_value, flat_to_nested
+from ..config import SECTIONS, PRESETS, ConfigError, Config, make_config, TrainConfig, _base_types, _check_value, flat_to_nested
 
 # %% ../../nbs/20_ui_form.ipynb #d3856c19
 def widget_kind(f, tp) -> str:
