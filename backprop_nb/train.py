@@ -277,7 +277,7 @@ def _status(trainer, stop, diag, es):
     if es.stopped_at is not None: return 'early_stopped', f'eval loss stopped improving (best {es.best:.4f})'
     return 'finished', ''
 
-# %% ../nbs/03d_train.ipynb #4cd0314a
+# %% ../nbs/03d_train.ipynb #4ae4c71f
 def train(cfg:Config|None=None, # the run's config; default: make_config()
           listeners=(), # callables that receive every event
           model=None, # a loaded base model (a fresh LoRA is added) or a peft model (trained as is)
@@ -303,17 +303,23 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
     if main: bus.subscribe(RunWriter(run_dir, cfg, info)); _write_data_report(run_dir, prep)
     trainer, diag, es, stop, lr = _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress)
     ids = prep.train.ids
-    status, msg = _run(trainer, stop, diag, es, resume_from, bus, run_index, t0)
-    adapter = _finish(trainer, model, run_dir, status, diag, main, cfg)
-    losses = rec.series('step', 'loss')
-    end = RunEnd(status=status, step=trainer.state.global_step, seconds=round(time.time()-t0, 1), final_loss=losses[-1] if losses else float('nan'),
-                 adapter_dir=str(adapter or ''), message=msg, run_index=run_index)
-    bus.publish(end)
+    stop.install()                  # a first Ctrl-C stops and saves; a second one, at any point up to the end, aborts
+    try:
+        status, msg = _run(trainer, stop, diag, es, resume_from, bus, run_index, t0)
+        adapter = _finish(trainer, model, run_dir, status, diag, main, cfg)
+        losses = rec.series('step', 'loss')
+        end = RunEnd(status=status, step=trainer.state.global_step, seconds=round(time.time()-t0, 1), final_loss=losses[-1] if losses else float('nan'),
+                     adapter_dir=str(adapter or ''), message=msg, run_index=run_index)
+        bus.publish(end)
+    except KeyboardInterrupt:
+        bus.publish(RunEnd(status='aborted', step=trainer.state.global_step, seconds=round(time.time()-t0, 1), message='aborted by a second Ctrl-C; the last checkpoint is kept', run_index=run_index))
+        raise
+    finally: stop.uninstall()
     if main: write_run_report(run_dir, rec.events, prep, info)
     losses_by_id = {ids[i]: l for i, l in trainer.stats.last_loss.items()}
     return RunResult(run_dir, status, end.step, end.final_loss, adapter, info, end.seconds, rec.events, losses_by_id, model, tok, prep)
 
-# %% ../nbs/03d_train.ipynb #69b12e83
+# %% ../nbs/03d_train.ipynb #dc417ff1
 def _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, info, resume_from, progress):
     steps = total_steps(cfg, len(prep.train), world)
     lr = resolve_lr(cfg, prep.n_rows)
@@ -339,15 +345,11 @@ def _build(cfg, model, tok, prep, run_dir, world, bus, stop, run_index, task, in
     return trainer, diag, es, stop, lr
 
 def _run(trainer, stop, diag, es, resume_from, bus, run_index, t0):
-    stop.install()
+    "Train; a crash is recorded as a failed run (`train` keeps the Ctrl-C handlers installed around all of it)."
     try: trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    except KeyboardInterrupt:
-        bus.publish(RunEnd(status='aborted', step=trainer.state.global_step, seconds=round(time.time()-t0, 1), message='aborted by a second Ctrl-C; the last checkpoint is kept', run_index=run_index))
-        raise
     except Exception as e:
         bus.publish(RunEnd(status='failed', step=trainer.state.global_step, seconds=round(time.time()-t0, 1), message=f'{type(e).__name__}: {e}', run_index=run_index))
         raise
-    finally: stop.uninstall()
     return _status(trainer, stop, diag, es)
 
 def _finish(trainer, model, run_dir, status, diag, main, cfg):
