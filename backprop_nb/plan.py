@@ -236,7 +236,7 @@ def calibrate_batch(model, seq_len:int, max_batch:int=64, budget:int|None=None, 
         else: hi = mid - 1
     return dict(batch=lo, probes=probes)
 
-# %% ../nbs/08_plan.ipynb #b9dda446
+# %% ../nbs/08_plan.ipynb #d243ecd1
 @dataclass
 class Preflight:
     "What the pre-flight check found."
@@ -267,7 +267,20 @@ def config_problems(raw:dict) -> list:
             except ConfigError as e: probs.append(str(e))
     return probs
 
-# %% ../nbs/08_plan.ipynb #c01e7a23
+def _valid_part(raw:dict) -> dict:
+    "The raw config without the fields `config_problems` rejects (so that the other checks can still run)."
+    import typing
+    out = {}
+    for sec, vals in (raw or {}).items():
+        if sec not in SECTIONS or not isinstance(vals, dict): continue
+        cls = SECTIONS[sec]; hints = typing.get_type_hints(cls); names = {f.name: f for f in fields(cls)}
+        for k, v in vals.items():
+            if k not in names: continue
+            try: _check_value(sec, names[k], v, hints[k]); out.setdefault(sec, {})[k] = v
+            except ConfigError: pass
+    return out
+
+# %% ../nbs/08_plan.ipynb #9800baa5
 def preflight(config, data_check:bool=True) -> Preflight:
     "Check a config (path, dict or Config) and its data in seconds; collect every problem."
     from backprop_nb.data import load_samples, data_report, DataError
@@ -277,8 +290,9 @@ def preflight(config, data_check:bool=True) -> Preflight:
     probs, warns, summary = [], [], {}
     raw = yaml.safe_load(Path(config).read_text(encoding='utf-8-sig')) if isinstance(config, (str, Path)) else (config.to_dict() if isinstance(config, Config) else config)
     probs += config_problems(raw)
-    if probs: return Preflight(probs, warns)
-    cfg = make_config(raw)
+    if probs: warns.append('the checks below use the defaults in place of the invalid settings above.')
+    try: cfg = make_config(_valid_part(raw))          # go on with what is valid: every problem in one run
+    except ConfigError as e: return Preflight(probs + [str(e)], warns)
     arch = _check_model(cfg, probs)
     n, est = None, None
     if data_check:
@@ -338,7 +352,7 @@ def _check_lengths(cfg, ld, arch, probs, warns, summary):
     if arch is not None and ml > arch.max_positions: probs.append(f'data.max_length {ml} is longer than the model\'s {arch.max_positions} positions; lower it.')
     return ml
 
-# %% ../nbs/08_plan.ipynb #cdcb8621
+# %% ../nbs/08_plan.ipynb #8f0af069
 def load_prices(path=None) -> dict:
     from backprop_nb.data import ASSETS
     p = Path(path) if path else ASSETS/'prices.json'
@@ -362,9 +376,15 @@ def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|
     for r in prices['gpus']:
         tps = measured if measured and r.get('gpu') == prices.get('measured_on') else r['tflops'] * 1e12 * mfu / (4 * arch.n_params())
         hours = tokens / tps / 3600
-        rows.append(dict(provider=r['provider'], gpu=r['gpu'], fits=est.total <= 0.95 * r['memory_gb'] * 2**30, tokens_per_s=round(tps), hours=round(hours, 3), cost=round(hours * r['usd_per_hour'], 2)))
-    return sorted(rows, key=lambda r: (not r['fits'], r['cost']))
+        rows.append(dict(provider=r['provider'], gpu=r['gpu'], fits=est.total <= 0.95 * r['memory_gb'] * 2**30, tokens_per_s=round(tps),
+                         tokens=int(tokens), hours=hours, cost=hours * r['usd_per_hour'], usd_per_hour=r['usd_per_hour']))
+    return sorted(rows, key=lambda r: (not r['fits'], r['cost'], r['hours']))
+
+def _duration(h:float) -> str: return f'{h:.2f} h' if h >= 1 else f'{h * 60:.1f} min' if h * 60 >= 0.1 else f'{h * 3600:.0f} s'
+def _usd(c:float, per_hour:float) -> str: return 'free' if per_hour == 0 else f'${c:,.2f}' if c >= 0.01 else '< $0.01'
 
 def cost_table(rows) -> str:
-    out = ['| provider | GPU | fits | tokens/s | hours | cost (USD) |', '|---|---|---|---|---|---|']
-    return '\n'.join(out + [f'| {r["provider"]} | {r["gpu"]} | {"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,} | {r["hours"]:.2f} | {r["cost"]:.2f} |' for r in rows])
+    "Markdown table of `estimate_cost`'s rows."
+    head = f'{rows[0]["tokens"]:,} training tokens\n\n' if rows else ''
+    out = ['| provider | GPU | fits | tokens/s | time | cost (USD) |', '|---|---|---|---|---|---|']
+    return head + '\n'.join(out + [f'| {r["provider"]} | {r["gpu"]} | {"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,} | {_duration(r["hours"])} | {_usd(r["cost"], r["usd_per_hour"])} |' for r in rows])

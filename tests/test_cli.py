@@ -20,7 +20,8 @@ def one_sentence_error(r, *needles):
     return errs[0]
 
 
-@pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters'])
+@pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
+                                 'check', 'cost', 'sweep', 'run-notebook', 'batch'])
 def test_help(cmd):
     r = cli(cmd, '--help')
     assert r.returncode == 0 and 'usage: backprop-nb' in r.stdout
@@ -55,3 +56,60 @@ def test_existing_run_dir_is_never_overwritten(tmp_path):
     good = Path(__file__).parents[1] / 'backprop_nb' / 'assets' / 'elements' / 'train.jsonl'
     one_sentence_error(cli('train', '--data', good, '--run-dir', old, '--steps', '1'), 'already holds files')
     assert (old / 'metrics.jsonl').read_text() == '{"kind": "step", "step": 1}\n'
+
+
+def test_check_names_every_problem_and_exits_nonzero(tmp_path):
+    bad_rows = tmp_path / 'bad.jsonl'
+    bad_rows.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}\n{"messages": [\n')
+    cfg = tmp_path / 'broken.yaml'
+    cfg.write_text(f'lora:\n  r: 0\n  targets: q_proj,attention\ntrain:\n  lr: -1\n  preset: turbo\n'
+                   f'data:\n  path: {bad_rows}\n  on_bad_rows: stop\n  eval_path: {tmp_path}/missing.jsonl\n')
+    r = cli('check', cfg)
+    assert r.returncode == 2 and 'Traceback' not in r.stdout + r.stderr, r.stdout + r.stderr
+    problems = [l for l in r.stdout.splitlines() if l.strip().startswith('✖')]
+    for needle in ('lora.r', 'train.lr', 'train.preset', 'lora.targets', 'bad.jsonl line 2', 'data.eval_path'):
+        assert sum(needle in p for p in problems) == 1, (needle, problems)
+
+
+def test_check_and_cost_on_a_good_config(tmp_path):
+    good = Path(__file__).parents[1] / 'backprop_nb' / 'assets' / 'elements' / 'train.jsonl'
+    cfg = tmp_path / 'good.yaml'; cfg.write_text(f'data:\n  path: {good}\ntrain:\n  preset: fast\n')
+    r = cli('check', cfg)
+    assert r.returncode == 0 and 'pre-flight: OK' in r.stdout, r.stdout + r.stderr
+    assert 'smallest GPUs' in r.stdout or 'fits' in r.stdout, r.stdout
+    r = cli('cost', cfg)
+    assert r.returncode == 0 and 'training tokens' in r.stdout and '| T4 | yes |' in r.stdout and 'free' in r.stdout, r.stdout + r.stderr
+
+
+def test_sweep_cli_writes_table_and_plot(tmp_path):
+    from backprop_nb.models import tiny_model, tiny_tokenizer
+    from backprop_nb.train import toy_samples
+    from backprop_nb.data import write_jsonl
+    tiny_model().save_pretrained(tmp_path / 'tiny'); tiny_tokenizer().save_pretrained(tmp_path / 'tiny')
+    write_jsonl(tmp_path / 'toy.jsonl', [{'messages': s.messages} for s in toy_samples(64)])
+    spec = tmp_path / 'sweep.yaml'
+    spec.write_text(f'base:\n  model.name: {tmp_path}/tiny\n  data.path: {tmp_path}/toy.jsonl\n  train.max_steps: 8\n  train.batch_size: 4\n'
+                    f'  train.grad_accum: 1\n  train.save_steps: 1000\n  data.eval_fraction: 0.1\n  train.eval_steps: 8\n'
+                    f'grid:\n  train.lr: [0.003, 0.0000001]\n  lora.r: [4, 8]\ncut_at: 0.5\n')
+    r = cli('sweep', spec, '--root', tmp_path / 'sw')
+    assert r.returncode == 0, r.stdout + r.stderr
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / 'sw' / 'results.csv')))
+    assert len(rows) == 4 and (tmp_path / 'sw' / 'loss_curves.png').stat().st_size > 10_000
+
+
+def test_run_notebook_and_batch_cli(tmp_path):
+    from backprop_nb.runs import example_notebook
+    nb = example_notebook(tmp_path / 'ex.ipynb')
+    r = cli('run-notebook', nb, '-p', 'a', '5', '-p', 'b', '0.5', '--root', tmp_path / 'runs')
+    assert r.returncode == 0, r.stdout + r.stderr
+    [d] = list((tmp_path / 'runs').iterdir())
+    assert json.loads((d / 'metrics.json').read_text())['result'] == 2.5
+    grid = tmp_path / 'grid.yaml'; grid.write_text('a: [1, 2]\nfail: [false, true]\n')
+    r = cli('batch', nb, '--grid', grid, '--root', tmp_path / 'b')
+    assert r.returncode != 0 or 'failed' in r.stdout, r.stdout     # failures are reported ...
+    [bd] = list((tmp_path / 'b').iterdir())
+    import csv
+    rows = list(csv.DictReader(open(bd / 'results.csv')))
+    assert [r_['status'] for r_ in rows] == ['finished', 'failed', 'finished', 'failed']   # ... and the others ran
+    one_sentence_error(cli('run-notebook', tmp_path / 'nope.ipynb'), 'nope.ipynb does not exist')
