@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['expand', 'EarlyCut', 'SweepResult', 'sweep', 'sweep_figure']
 
-# %% ../nbs/09_sweep.ipynb #434ed5be
-import csv, io, itertools, math, random, statistics, time
+# %% ../nbs/09_sweep.ipynb #988ff894
+import csv, io, math, random, statistics, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import yaml
@@ -16,9 +16,10 @@ from .events import Recorder
 from .callbacks import StopControl
 from .rundir import new_run_dir
 from .io import atomic_write_text
+from .runs import expand_grid, load_mapping
 from .train import train
 
-# %% ../nbs/09_sweep.ipynb #d5b2b233
+# %% ../nbs/09_sweep.ipynb #ff277751
 def _draw(spec, rng):
     if isinstance(spec, list): return rng.choice(spec)
     if isinstance(spec, dict) and 'log_uniform' in spec: lo, hi = spec['log_uniform']; return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
@@ -32,7 +33,7 @@ def expand(spec:dict) -> list:
     keys = list(grid) + list(rnd)
     bad = [k for k in keys if k.split('.')[0] == 'model' or k in ('model', 'quantization')]
     if bad: raise ConfigError(f'{", ".join(bad)} cannot be swept: the base model is loaded once for all trials; sweep LoRA, data and training fields.')
-    trials = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())] if grid else [{}]
+    trials = expand_grid(grid) if grid else [{}]
     if rnd:
         rng = random.Random(spec.get('seed', 0))
         n = spec.get('trials') or 6
@@ -56,7 +57,7 @@ class EarlyCut:
             if _recent(self.losses, self.step) > statistics.median(others):
                 self.fired = True; self.stop.stop(f'early cut at step {self.step}')
 
-# %% ../nbs/09_sweep.ipynb #87b08e01
+# %% ../nbs/09_sweep.ipynb #de41ef09
 @dataclass
 class SweepResult:
     root: Path
@@ -72,13 +73,7 @@ class SweepResult:
     def _repr_markdown_(self): return self.table()
     def best(self): return min((r for r in self.rows if r['status'] != 'cut'), key=lambda r: r['score'])
 
-def _load_spec(spec):
-    if isinstance(spec, (str, Path)):
-        p = Path(spec)
-        if not p.is_file(): raise ConfigError(f'sweep spec {p} does not exist; pass a YAML file with base: and grid: or random: sections.')
-        spec = yaml.safe_load(p.read_text(encoding='utf-8-sig')) or {}
-    if not isinstance(spec, dict): raise ConfigError('a sweep spec must be a mapping with base: and grid: or random: sections.')
-    return spec
+def _load_spec(spec): return load_mapping(spec, 'sweep spec', 'with base: and grid: or random: sections')
 
 # %% ../nbs/09_sweep.ipynb #1a9ad3a0
 def sweep(spec, listeners=(), root=None, progress:bool=False) -> SweepResult:
