@@ -206,7 +206,7 @@ def cmd_demo(a):
     print(f'\ntraining loss {losses[0]:.3f} → {losses[-1]:.3f} ({(losses[-1]-losses[0])/losses[0]:+.0%}) in {r.step} steps; total {time.time()-t0:.0f}s')
     print(f'run directory: {r.run_dir} (adapter/, loss.png, metrics.jsonl, comparison.md, report.md)')
 
-# %% ../nbs/40_cli.ipynb #d730de56
+# %% ../nbs/40_cli.ipynb #f2ecc162
 def _sub(subs, name, fn, config_flags=False):
     p = subs.add_parser(name, help=fn.__doc__, description=fn.__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter if not config_flags else argparse.HelpFormatter)
     p.set_defaults(fn=fn)
@@ -267,7 +267,16 @@ def main(argv=None) -> int:
     a = parser().parse_args(argv)
     if not getattr(a, 'fn', None): parser().print_help(); return 0
     os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
-    return run_safely(a.fn, a)
+    try: return run_safely(a.fn, a)
+    finally: _end_process_group()
+
+def _end_process_group():
+    "Under torchrun, close the process group before exit: left to interpreter shutdown, gloo's threads can abort a rank (SIGABRT)."
+    if 'torch' not in sys.modules: return           # this command never touched torch
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        try: dist.barrier()
+        finally: dist.destroy_process_group()
 
 # %% ../nbs/40_cli.ipynb #9daf1656
 #| eval: false

@@ -236,7 +236,7 @@ def calibrate_batch(model, seq_len:int, max_batch:int=64, budget:int|None=None, 
         else: hi = mid - 1
     return dict(batch=lo, probes=probes)
 
-# %% ../nbs/08_plan.ipynb #d243ecd1
+# %% ../nbs/08_plan.ipynb #78c9ea72
 @dataclass
 class Preflight:
     "What the pre-flight check found."
@@ -253,34 +253,25 @@ class Preflight:
         if self.memory is not None: out += ['', self.memory.table(), '', verdict(self.memory)]
         return '\n'.join(out)
 
-def config_problems(raw:dict) -> list:
-    "Every invalid field of a raw config dict, one sentence each (not only the first)."
+def _sort_fields(raw:dict) -> tuple:
+    "(valid part of a raw config dict, one sentence per invalid field) — every field checked, not only the first."
     import typing
-    probs = []
+    valid, probs = {}, []
     for sec, vals in (raw or {}).items():
         if sec not in SECTIONS: probs.append(f'{sec!r} is not a config section; sections are {", ".join(SECTIONS)}.'); continue
         if not isinstance(vals, dict): probs.append(f'{sec} must be a mapping of settings.'); continue
         cls = SECTIONS[sec]; hints = typing.get_type_hints(cls); names = {f.name: f for f in fields(cls)}
         for k, v in vals.items():
             if k not in names: probs.append(f'{sec}.{k} is not a known setting.'); continue
-            try: _check_value(sec, names[k], v, hints[k])
+            try: _check_value(sec, names[k], v, hints[k]); valid.setdefault(sec, {})[k] = v
             except ConfigError as e: probs.append(str(e))
-    return probs
+    return valid, probs
 
-def _valid_part(raw:dict) -> dict:
-    "The raw config without the fields `config_problems` rejects (so that the other checks can still run)."
-    import typing
-    out = {}
-    for sec, vals in (raw or {}).items():
-        if sec not in SECTIONS or not isinstance(vals, dict): continue
-        cls = SECTIONS[sec]; hints = typing.get_type_hints(cls); names = {f.name: f for f in fields(cls)}
-        for k, v in vals.items():
-            if k not in names: continue
-            try: _check_value(sec, names[k], v, hints[k]); out.setdefault(sec, {})[k] = v
-            except ConfigError: pass
-    return out
+def config_problems(raw:dict) -> list:
+    "Every invalid field of a raw config dict, one sentence each (not only the first)."
+    return _sort_fields(raw)[1]
 
-# %% ../nbs/08_plan.ipynb #9800baa5
+# %% ../nbs/08_plan.ipynb #6f4490fe
 def preflight(config, data_check:bool=True) -> Preflight:
     "Check a config (path, dict or Config) and its data in seconds; collect every problem."
     from backprop_nb.data import load_samples, data_report, DataError
@@ -289,9 +280,9 @@ def preflight(config, data_check:bool=True) -> Preflight:
     from backprop_nb.config import resolve_lr
     probs, warns, summary = [], [], {}
     raw = yaml.safe_load(Path(config).read_text(encoding='utf-8-sig')) if isinstance(config, (str, Path)) else (config.to_dict() if isinstance(config, Config) else config)
-    probs += config_problems(raw)
+    valid, probs = _sort_fields(raw)
     if probs: warns.append('the checks below use the defaults in place of the invalid settings above.')
-    try: cfg = make_config(_valid_part(raw))          # go on with what is valid: every problem in one run
+    try: cfg = make_config(valid)                     # go on with what is valid: every problem in one run
     except ConfigError as e: return Preflight(probs + [str(e)], warns)
     arch = _check_model(cfg, probs)
     n, est = None, None
