@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['StepStats', 'rss_mb', 'peak_rss_mb', 'cuda_peak_mb', 'lora_norm', 'EventsCallback', 'lr_schedule', 'plan_alerts',
-           'Diagnostics', 'drive', 'StopControl', 'EarlyStopping', 'ProgressBar', 'console_listener']
+           'Diagnostics', 'state_dict', 'load_state_dict', 'StopControl', 'EarlyStopping', 'ProgressBar',
+           'console_listener']
 
 # %% ../nbs/03b_callbacks.ipynb #f807357d
 import math, os, resource, signal, statistics, sys, threading, time
@@ -15,7 +16,7 @@ import torch
 from transformers import TrainerCallback
 from .events import Bus, RunStart, Step, Eval, Checkpoint, Alert, RunEnd, Event
 
-# %% ../nbs/03b_callbacks.ipynb #2a568fa4
+# %% ../nbs/03b_callbacks.ipynb #f8ef41b9
 @dataclass
 class StepStats:
     "What the loss function saw since the last optimizer step, and over the whole run."
@@ -38,6 +39,9 @@ class StepStats:
         self.tokens = self.trained = self.correct = 0; self.samples, self.sample_loss = [], {}
         self.last_step = d
         return d
+
+    def state_dict(self) -> dict: return dict(seen=sorted(self.seen))
+    def load_state_dict(self, d:dict): self.seen = set(d['seen'])
 
 # %% ../nbs/03b_callbacks.ipynb #1e8496b7
 def rss_mb() -> float:
@@ -94,7 +98,7 @@ class EventsCallback(TrainerCallback):
                     elapsed_s=round(now - self.t0, 2), eta_s=round(self.s_per_step * max(0, state.max_steps - state.global_step), 1),
                     epoch=round(state.epoch or 0.0, 4), run_index=self.ri)
 
-# %% ../nbs/03b_callbacks.ipynb #720bcec4
+# %% ../nbs/03b_callbacks.ipynb #b8d4fa63
 def lr_schedule(name:str, peak:float, total:int, warmup:int, min_lr_ratio:float=0.0) -> list:
     "The LR at every step of a transformers schedule, computed on a dummy optimizer."
     from transformers import get_scheduler
@@ -112,12 +116,14 @@ def plan_alerts(n_train:int, steps:int, effective_batch:int, schedule:list) -> l
     if share < 0.5:
         need = math.ceil(n_train / effective_batch)
         out.append(Alert(code='low_coverage', message=f'The run will see only {share:.0%} of the {n_train:,} training samples ({steps} steps × {effective_batch} per step).',
-                         fix=f'Raise train.max_steps to at least {need} (one epoch), or set train.max_steps to 0 and train.epochs to 1.'))
+                         fix=f'Raise train.max_steps to at least {need} (one epoch), or set train.max_steps to 0 and train.epochs to 1.',
+                         values=dict(share=round(share, 4), need_steps=need, n_train=n_train, steps=steps)))
     peak = max(schedule) if schedule else 0
     late = [i for i, lr in enumerate(schedule) if i > schedule.index(peak) and lr < 0.1 * peak]
     if peak > 0 and late and late[0] < len(schedule) / 2:
         out.append(Alert(code='lr_decay', message=f'The LR schedule falls below 10% of its peak at step {late[0]} of {len(schedule)}, so the second half of the run barely learns.',
-                         fix='Use a slower schedule (train.scheduler cosine with train.min_lr_ratio 0.1, or constant_with_warmup), or fewer steps.'))
+                         fix='Use a slower schedule (train.scheduler cosine with train.min_lr_ratio 0.1, or constant_with_warmup), or fewer steps.',
+                         values=dict(below_10pct_at=late[0], steps=len(schedule))))
     return out
 
 # %% ../nbs/03b_callbacks.ipynb #9c1743b6
@@ -144,19 +150,21 @@ class Diagnostics(TrainerCallback):
         if 'loss' in logs: self._check_step(step, logs, control, state)
         if 'eval_loss' in logs: self._check_eval(step, logs['eval_loss'])
 
-# %% ../nbs/03b_callbacks.ipynb #7b24ef75
+# %% ../nbs/03b_callbacks.ipynb #707610b0
 def _check_step(self:Diagnostics, step, logs, control, state):
     loss, g, lr = logs['loss'], logs.get('grad_norm'), logs.get('learning_rate')
     if not math.isfinite(loss):
         self.nan_step = step
         control.should_training_stop = True; control.should_save = False
         self.alert(Alert(code='loss_nan', severity='error', step=step, message=f'The loss became {loss} at step {step}; training stopped and the last good checkpoint is kept.',
-                         fix='Lower train.lr (try half), keep train.max_grad_norm at 1.0, and check the data for empty or huge samples.'))
+                         fix='Lower train.lr (try half), keep train.max_grad_norm at 1.0, and check the data for empty or huge samples.',
+                         values=dict(loss=loss)))
         return
     if g is not None and (not math.isfinite(g) or g == 0):
         self.alert(Alert(code='grad_zero' if g == 0 else 'grad_nonfinite', step=step,
                          message=f'The gradient norm is {g} at step {step}: {"nothing is learning" if g == 0 else "the update is broken"}.',
-                         fix='Check that LoRA weights are trainable and that samples have assistant tokens (data.assistant_only); lower train.lr if it is not finite.'))
+                         fix='Check that LoRA weights are trainable and that samples have assistant tokens (data.assistant_only); lower train.lr if it is not finite.',
+                         values=dict(grad_norm=g)))
     self._check_spike(step, loss)
     self._check_lr(step, lr, state)
     self._check_flat_loss(step, loss, state)
@@ -172,14 +180,16 @@ def _check_spike(self:Diagnostics, step, loss):
         ids = [self.ids[i] if i < len(self.ids) else str(i) for i, _ in worst]
         self.alert(Alert(code='loss_spike', step=step, sample_ids=ids,
                          message=f'Loss spike at step {step}: {loss:.3g} is {loss/med:.1f}× the recent median {med:.3g}' + (f'; highest-loss samples: {", ".join(ids[:3])}.' if ids else '.'),
-                         fix='Inspect those samples (bad labels, wrong format, very long); lower train.lr if spikes repeat.'), once=False)
+                         fix='Inspect those samples (bad labels, wrong format, very long); lower train.lr if spikes repeat.',
+                         values=dict(loss=loss, median=med, ratio=round(loss / med, 3))), once=False)
 
 def _check_lr(self:Diagnostics, step, lr, state):
     peak = max(self.schedule) if self.schedule else None
     if lr is None or not peak or step > state.max_steps / 2: return
     if step > self.schedule.index(peak) + 1 and lr < 0.1 * peak:
         self.alert(Alert(code='lr_decay', step=step, message=f'The LR is {lr:.2g} at step {step}, under 10% of its peak {peak:.2g}, before half of the run.',
-                         fix='Use a slower schedule (cosine with train.min_lr_ratio 0.1, or constant_with_warmup).'))
+                         fix='Use a slower schedule (cosine with train.min_lr_ratio 0.1, or constant_with_warmup).',
+                         values=dict(lr=lr, peak=peak)))
 
 def _check_flat_loss(self:Diagnostics, step, loss, state):
     if len(self.first) < 5: self.first.append(loss); return
@@ -188,35 +198,27 @@ def _check_flat_loss(self:Diagnostics, step, loss, state):
     if start > 0 and (start - now) / start < 0.02:
         how = f'rose from {start:.3f} to {now:.3f}' if now > start else f'barely moved ({start:.3f} → {now:.3f})'
         self.alert(Alert(code='loss_flat', step=step, message=f'The training loss has not fallen in {step} steps: it {how} (medians of 5 steps).',
-                         fix='Raise train.lr (LoRA typically needs 1e-4 to 5e-4), check that the data has assistant tokens to learn, and use more steps.'))
+                         fix='Raise train.lr (LoRA typically needs 1e-4 to 5e-4), check that the data has assistant tokens to learn, and use more steps.',
+                         values=dict(start=start, now=now)))
 
 def _check_eval(self:Diagnostics, step, l):
     self.evals.append(l)
     last = self.evals[-self.flat_evals:]
     if len(last) == self.flat_evals and max(last) > 0 and (max(last) - min(last)) / max(last) < self.flat_tol:
         self.alert(Alert(code='eval_flat', step=step, message=f'The eval loss has stayed at {l:.4f} (within {self.flat_tol:.1%}) for {self.flat_evals} evaluations.',
-                         fix='The model has stopped improving on held-out data: stop here, or raise train.lr / unfreeze more modules (lora.targets all-linear).'))
+                         fix='The model has stopped improving on held-out data: stop here, or raise train.lr / unfreeze more modules (lora.targets all-linear).',
+                         values=dict(eval_loss=l, evals=self.flat_evals)))
 
-for f in (_check_step, _check_spike, _check_lr, _check_flat_loss, _check_eval): setattr(Diagnostics, f.__name__, f)
+def state_dict(self:Diagnostics) -> dict:
+    "What a resume needs to go on warning exactly as before."
+    return dict(fired=sorted(self.fired), evals=self.evals, first=self.first, losses=list(self.losses), spikes=self.spikes)
 
-# %% ../nbs/03b_callbacks.ipynb #c33e322f
-class _State:
-    "A stand-in for transformers' TrainerState with only what the callbacks read."
-    def __init__(self, max_steps=100): self.global_step, self.max_steps, self.epoch = 0, max_steps, 0.0
+def load_state_dict(self:Diagnostics, d:dict):
+    self.fired, self.evals, self.first, self.spikes = set(d['fired']), list(d['evals']), list(d['first']), d['spikes']
+    self.losses.extend(d['losses'])
 
-class _Control:
-    def __init__(self): self.should_training_stop = self.should_save = False
-
-def drive(cb, logs_per_step, max_steps=100, evals=()):
-    "Feed a callback step logs (and eval losses at given steps) the way the Trainer would."
-    st, ctl = _State(max_steps), _Control()
-    cb.on_train_begin(None, st, ctl)
-    for i, logs in enumerate(logs_per_step, 1):
-        st.global_step = i
-        cb.on_log(None, st, ctl, logs=logs)
-        if i in dict(evals): cb.on_log(None, st, ctl, logs={'eval_loss': dict(evals)[i]})
-        if ctl.should_training_stop: break
-    return st, ctl
+for f in (_check_step, _check_spike, _check_lr, _check_flat_loss, _check_eval, state_dict, load_state_dict):
+    setattr(Diagnostics, f.__name__, f)
 
 # %% ../nbs/03b_callbacks.ipynb #47ddbe01
 class StopControl(TrainerCallback):
@@ -253,12 +255,15 @@ class StopControl(TrainerCallback):
             self.stop('STOP file'); self.stop_file.unlink(missing_ok=True)
         if self.flag.is_set(): control.should_save = True; control.should_training_stop = True
 
-# %% ../nbs/03b_callbacks.ipynb #e680d2e2
+# %% ../nbs/03b_callbacks.ipynb #0a39cca2
 class EarlyStopping(TrainerCallback):
     "Stop when the eval loss has not improved by `threshold` for `patience` evaluations."
     def __init__(self, patience:int, threshold:float=0.0, bus:Bus|None=None, run_index:int=0):
         self.patience, self.threshold, self.bus, self.ri = patience, threshold, bus, run_index
         self.best, self.bad, self.stopped_at = float('inf'), 0, None
+
+    def state_dict(self) -> dict: return dict(best=self.best, bad=self.bad)
+    def load_state_dict(self, d:dict): self.best, self.bad = d['best'], d['bad']
 
     def on_log(self, args, state, control, logs=None, **kw):
         l = (logs or {}).get('eval_loss')

@@ -11,13 +11,14 @@ import sys, time, traceback
 from dataclasses import dataclass, field, asdict, fields
 from typing import ClassVar
 
-# %% ../nbs/03_events.ipynb #29b8eda2
+# %% ../nbs/03_events.ipynb #6308263b
 @dataclass
 class Event:
     "Base of all events; `kind` names the type in metrics.jsonl."
     kind: ClassVar[str] = 'event'
     def to_dict(self) -> dict: return {'kind': self.kind, **asdict(self)}
 
+# %% ../nbs/03_events.ipynb #e64f1d85
 @dataclass
 class RunStart(Event):
     "A run begins (or resumes)."
@@ -34,6 +35,7 @@ class RunStart(Event):
     run_index: int = 0
     task: str = ''
 
+# %% ../nbs/03_events.ipynb #c45bde84
 @dataclass
 class Step(Event):
     "One optimizer step's metrics."
@@ -56,6 +58,7 @@ class Step(Event):
     epoch: float = 0.0
     run_index: int = 0
 
+# %% ../nbs/03_events.ipynb #406a7959
 @dataclass
 class Eval(Event):
     "Held-out metrics at a step."
@@ -66,6 +69,7 @@ class Eval(Event):
     perplexity: float = float('nan')
     run_index: int = 0
 
+# %% ../nbs/03_events.ipynb #bb542cbc
 @dataclass
 class Checkpoint(Event):
     "A checkpoint was written (atomically) at a step."
@@ -75,6 +79,7 @@ class Checkpoint(Event):
     eval_loss: float|None = None
     run_index: int = 0
 
+# %% ../nbs/03_events.ipynb #a1436217
 @dataclass
 class Alert(Event):
     "A diagnostic fired: what is wrong, in plain words, and the fix."
@@ -85,9 +90,11 @@ class Alert(Event):
     step: int = 0
     severity: str = 'warning'   # 'warning' | 'error'
     sample_ids: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)   # the alert's numbers, for code: share, need_steps, loss, ...
     run_index: int = 0
     def __str__(self): return f'[{self.code}] {self.message} Fix: {self.fix}'
 
+# %% ../nbs/03_events.ipynb #65b5154d
 @dataclass
 class Merge(Event):
     "A continual-learning merge after a run or task."
@@ -95,6 +102,7 @@ class Merge(Event):
     run_index: int = 0
     stats: dict = field(default_factory=dict)
 
+# %% ../nbs/03_events.ipynb #16927b82
 @dataclass
 class TaskScores(Event):
     "Scores on every task seen so far, after training task `run_index`."
@@ -102,6 +110,7 @@ class TaskScores(Event):
     run_index: int = 0
     scores: dict = field(default_factory=dict)
 
+# %% ../nbs/03_events.ipynb #95fc4ac9
 @dataclass
 class RunEnd(Event):
     "A run ended: finished, stopped (and saved), early-stopped, or failed."
@@ -114,6 +123,7 @@ class RunEnd(Event):
     message: str = ''
     run_index: int = 0
 
+# %% ../nbs/03_events.ipynb #86ebf107
 EVENT_TYPES = {c.kind: c for c in (RunStart, Step, Eval, Checkpoint, Alert, Merge, TaskScores, RunEnd)}
 
 # %% ../nbs/03_events.ipynb #fcb328cc

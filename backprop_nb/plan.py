@@ -4,16 +4,17 @@
 
 # %% auto #0
 __all__ = ['QUANT_BYTES', 'OPT_BYTES', 'CPU_RUNTIME', 'GPUS', 'Arch', 'arch_of', 'layer_activation_bytes', 'MemoryEstimate',
-           'estimate_memory', 'fitting_gpus', 'ram_bytes', 'verdict', 'recommend_batch', 'PeakRSS', 'fits',
+           'fmt_bytes', 'estimate_memory', 'fitting_gpus', 'ram_bytes', 'verdict', 'recommend_batch', 'PeakRSS', 'fits',
            'calibrate_batch', 'Preflight', 'config_problems', 'preflight', 'tokenizer_only', 'load_prices',
            'measured_tokens_per_s', 'estimate_cost', 'cost_table']
 
-# %% ../nbs/08_plan.ipynb #314f8a8e
+# %% ../nbs/08_plan.ipynb #dcf32a46
 import ctypes, json, math, os, threading, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import yaml
-from .config import Config, ConfigError, SECTIONS, make_config, PRESETS, flat_to_nested, _check_value, load_config
+from .config import Config, ConfigError, SECTIONS, make_config, PRESETS, check_fields, load_config
+from .config import load_mapping
 from .models import TARGET_PRESETS, EMBEDDED, EMBEDDED_NAME, cache_root, embedded_gguf, ModelError
 
 # %% ../nbs/08_plan.ipynb #b9943ccf
@@ -84,7 +85,7 @@ def layer_activation_bytes(arch:Arch, targets, r:int, act:int, grad_ckpt:bool=Fa
     if act == 4: lora += 4 * i * ('down_proj' in targets)               # fp32: the product feeding down_proj is kept for LoRA
     return norm + attn + mlp + lora
 
-# %% ../nbs/08_plan.ipynb #f208910e
+# %% ../nbs/08_plan.ipynb #f0f2f463
 @dataclass
 class MemoryEstimate:
     "Peak memory of a training step, by component (bytes)."
@@ -104,11 +105,11 @@ class MemoryEstimate:
     def rows(self): return [('Model weights', self.weights), ('LoRA trainable', self.lora), ('Gradients', self.gradients), ('Optimizer states', self.optimizer),
                             ('Activations', self.activations), ('Logits', self.logits), ('Runtime overhead', self.overhead), ('Total estimated', self.total)]
     def table(self) -> str:
-        out = ['| component | estimate |', '|---|---|'] + [f'| {k} | {_gb(v)} |' for k, v in self.rows()]
+        out = ['| component | estimate |', '|---|---|'] + [f'| {k} | {fmt_bytes(v)} |' for k, v in self.rows()]
         return '\n'.join(out)
     def _repr_markdown_(self): return self.table()
 
-def _gb(b): return f'{b / 2**30:.2f} GB' if b >= 2**28 else f'{b / 2**20:.0f} MB'
+def fmt_bytes(b): return f'{b / 2**30:.2f} GB' if b >= 2**28 else f'{b / 2**20:.0f} MB'
 
 # %% ../nbs/08_plan.ipynb #e16ac7c5
 QUANT_BYTES = {'none': None, '4bit': 0.5 + 4 / 64, '4bit+dq': 0.5 + 1 / 64 + 4 / (64 * 256), '8bit': 1.0}
@@ -144,7 +145,7 @@ def estimate_memory(cfg:Config, arch:Arch, seq_len:int|None=None, batch:int|None
     return MemoryEstimate(weights, 4 * n_lora, 4 * n_lora, opt, acts, logits, overhead, device,
                           dict(n_lora=n_lora, tokens=tokens, per_layer_token=per_layer, grad_checkpointing=gc, weight_dtype=dt, outside_allocator=outside))
 
-# %% ../nbs/08_plan.ipynb #1ac4efae
+# %% ../nbs/08_plan.ipynb #1dd9062d
 GPUS = {'T4 (16 GB)': 16, 'L4 (24 GB)': 24, 'A10 (24 GB)': 24, 'A100 (40 GB)': 40, 'A100 (80 GB)': 80, 'H100 (80 GB)': 80}
 
 def fitting_gpus(est:MemoryEstimate, headroom:float=0.95) -> list:
@@ -165,10 +166,10 @@ def verdict(est:MemoryEstimate) -> str:
     if est.device == 'cpu':
         total, avail = ram_bytes()
         fit = 'fits in' if est.total <= 0.9 * avail else 'does NOT fit in'
-        return f'{_gb(est.total)} peak: {fit} this machine\'s available RAM ({_gb(avail)} of {_gb(total)}); on a GPU: {g[0] if g else "none of the built-in GPUs"}.'
-    return f'{_gb(est.total)} peak: fits {", ".join(g) if g else "none of the built-in GPUs — lower batch size, sequence length or rank, or quantize"}.'
+        return f'{fmt_bytes(est.total)} peak: {fit} this machine\'s available RAM ({fmt_bytes(avail)} of {fmt_bytes(total)}); on a GPU: {g[0] if g else "none of the built-in GPUs"}.'
+    return f'{fmt_bytes(est.total)} peak: fits {", ".join(g) if g else "none of the built-in GPUs — lower batch size, sequence length or rank, or quantize"}.'
 
-# %% ../nbs/08_plan.ipynb #ae837aa5
+# %% ../nbs/08_plan.ipynb #a7296d0c
 def recommend_batch(cfg:Config, arch:Arch, seq_len:int, budget:int, device:str|None=None) -> tuple:
     "(micro_batch, grad_accum) reaching the config's effective batch within `budget` bytes."
     eff = cfg.train.effective_batch
@@ -177,7 +178,7 @@ def recommend_batch(cfg:Config, arch:Arch, seq_len:int, budget:int, device:str|N
     while b <= eff:
         if estimate_memory(cfg, arch, seq_len, b, device).total <= budget: best = b
         b *= 2
-    if best == 0: raise ConfigError(f'even batch size 1 at length {seq_len} needs {_gb(estimate_memory(cfg, arch, seq_len, 1, device).total)}, over the {_gb(budget)} budget; shorten data.max_length, quantize, or lower lora.r.')
+    if best == 0: raise ConfigError(f'even batch size 1 at length {seq_len} needs {fmt_bytes(estimate_memory(cfg, arch, seq_len, 1, device).total)}, over the {fmt_bytes(budget)} budget; shorten data.max_length, quantize, or lower lora.r.')
     return best, math.ceil(eff / best)
 
 # %% ../nbs/08_plan.ipynb #b499fca2
@@ -236,7 +237,7 @@ def calibrate_batch(model, seq_len:int, max_batch:int=64, budget:int|None=None, 
         else: hi = mid - 1
     return dict(batch=lo, probes=probes)
 
-# %% ../nbs/08_plan.ipynb #78c9ea72
+# %% ../nbs/08_plan.ipynb #2df459a9
 @dataclass
 class Preflight:
     "What the pre-flight check found."
@@ -253,34 +254,22 @@ class Preflight:
         if self.memory is not None: out += ['', self.memory.table(), '', verdict(self.memory)]
         return '\n'.join(out)
 
-def _sort_fields(raw:dict) -> tuple:
-    "(valid part of a raw config dict, one sentence per invalid field) — every field checked, not only the first."
-    import typing
-    valid, probs = {}, []
-    for sec, vals in (raw or {}).items():
-        if sec not in SECTIONS: probs.append(f'{sec!r} is not a config section; sections are {", ".join(SECTIONS)}.'); continue
-        if not isinstance(vals, dict): probs.append(f'{sec} must be a mapping of settings.'); continue
-        cls = SECTIONS[sec]; hints = typing.get_type_hints(cls); names = {f.name: f for f in fields(cls)}
-        for k, v in vals.items():
-            if k not in names: probs.append(f'{sec}.{k} is not a known setting.'); continue
-            try: _check_value(sec, names[k], v, hints[k]); valid.setdefault(sec, {})[k] = v
-            except ConfigError as e: probs.append(str(e))
-    return valid, probs
-
 def config_problems(raw:dict) -> list:
     "Every invalid field of a raw config dict, one sentence each (not only the first)."
-    return _sort_fields(raw)[1]
+    return check_fields(raw)[1]
 
-# %% ../nbs/08_plan.ipynb #6f4490fe
+# %% ../nbs/08_plan.ipynb #0545451a
 def preflight(config, data_check:bool=True) -> Preflight:
     "Check a config (path, dict or Config) and its data in seconds; collect every problem."
     from backprop_nb.data import load_samples, data_report, DataError
     from backprop_nb.callbacks import plan_alerts, lr_schedule
-    from backprop_nb.train import total_steps, _schedule, read_data
+    from backprop_nb.train import total_steps, lr_scheduler
+    from backprop_nb.prepare import read_data
     from backprop_nb.config import resolve_lr
     probs, warns, summary = [], [], {}
-    raw = yaml.safe_load(Path(config).read_text(encoding='utf-8-sig')) if isinstance(config, (str, Path)) else (config.to_dict() if isinstance(config, Config) else config)
-    valid, probs = _sort_fields(raw)
+    if isinstance(config, (str, Path)): raw = load_mapping(config, 'config file', 'with sections such as train:')
+    else: raw = config.to_dict() if isinstance(config, Config) else config
+    valid, probs = check_fields(raw)
     if probs: warns.append('the checks below use the defaults in place of the invalid settings above.')
     try: cfg = make_config(valid)                     # go on with what is valid: every problem in one run
     except ConfigError as e: return Preflight(probs + [str(e)], warns)
@@ -299,14 +288,14 @@ def preflight(config, data_check:bool=True) -> Preflight:
     else: seq = cfg.data.max_length
     if arch is not None:
         est = estimate_memory(cfg, arch, seq)
-        if est.device == 'cpu' and est.total > 0.9 * ram_bytes()[1]: probs.append(f'training needs about {_gb(est.total)} but only {_gb(ram_bytes()[1])} of RAM is available; {verdict(est)}')
+        if est.device == 'cpu' and est.total > 0.9 * ram_bytes()[1]: probs.append(f'training needs about {fmt_bytes(est.total)} but only {fmt_bytes(ram_bytes()[1])} of RAM is available; {verdict(est)}')
         elif est.device.startswith('cuda'):
             import torch
             cap = torch.cuda.get_device_properties(0).total_memory
-            if est.total > 0.95 * cap: probs.append(f'training needs about {_gb(est.total)} but this GPU has {_gb(cap)}; lower train.batch_size or data.max_length, or quantize.')
+            if est.total > 0.95 * cap: probs.append(f'training needs about {fmt_bytes(est.total)} but this GPU has {fmt_bytes(cap)}; lower train.batch_size or data.max_length, or quantize.')
     if n:
         steps = total_steps(cfg, n)
-        name, kw = _schedule(cfg)
+        name, kw = lr_scheduler(cfg)
         sched = lr_schedule(name, resolve_lr(cfg, n), min(steps, 20_000), round(cfg.train.warmup_ratio * min(steps, 20_000)), kw.get('min_lr_rate', 0.0))
         warns += [f'{a.message} {a.fix}' for a in plan_alerts(n, steps, cfg.train.effective_batch, sched)]
         summary['plan'] = f'{steps} steps × {cfg.train.effective_batch} samples, LR {resolve_lr(cfg, n):.1e}'

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CURVES', 'orthogonal_init', 'orthogonality_error', 'scale', 'lora_layers', 'get_state', 'set_state', 'state_bytes',
-           'parse_layer_scales', 'SLAO', 'after_task', 'init_next', 'load_merged', 'toy_lora_model', 'held_tensors',
+           'parse_layer_scales', 'SLAO', 'after_task', 'init_next', 'load_merged', 'save_lora_state', 'load_lora_state',
            'save_slao', 'load_slao']
 
 # %% ../nbs/04_slao.ipynb #d7775d83
@@ -152,29 +152,27 @@ def _by_layer(ratios:dict) -> dict:
 
 for f in (after_task, init_next, load_merged): setattr(SLAO, f.__name__, f)
 
-# %% ../nbs/04_slao.ipynb #da9feac5
-def toy_lora_model(n_in:int=6, n_out:int=5, r:int=2, seed:int=0):
-    "A one-layer peft LoRA model for exact checks of the merge arithmetic."
-    from peft import LoraConfig, get_peft_model
-    torch.manual_seed(seed)
-    class One(torch.nn.Module):
-        def __init__(self): super().__init__(); self.layers = torch.nn.ModuleList([torch.nn.ModuleDict(dict(proj=torch.nn.Linear(n_in, n_out, bias=False)))])
-        def forward(self, x): return self.layers[0]['proj'](x)
-    return get_peft_model(One(), LoraConfig(r=r, lora_alpha=r, target_modules=['proj']))
+# %% ../nbs/04_slao.ipynb #71f1d8e8
+def save_lora_state(state:dict, path):
+    "Write a LoRA state {layer: (A, B)} to one safetensors file (tensors `<layer>.A`, `<layer>.B`)."
+    flat = {f'{n}.{k}': t.contiguous() for n, (A, B) in state.items() for k, t in (('A', A), ('B', B))}
+    save_file(flat, str(path))
+    return Path(path)
 
-# %% ../nbs/04_slao.ipynb #a120c1c6
-def held_tensors(s:SLAO) -> int:
-    "How many tensors the merger holds."
-    return sum(len(st) * 2 for st in (s.ft, s.merged) if st is not None)
+def load_lora_state(path) -> dict:
+    "Read a LoRA state written by `save_lora_state`."
+    d = load_file(str(path))
+    return {n: (d[f'{n}.A'], d[f'{n}.B']) for n in {k.rsplit('.', 1)[0] for k in d}}
 
-# %% ../nbs/04_slao.ipynb #7bede4f4
+# %% ../nbs/04_slao.ipynb #ef25be0d
 def save_slao(s:SLAO, folder):
     "Write ft.safetensors, merged.safetensors and slao.json (atomically)."
-    flat = lambda st: {f'{n}.{k}': t.contiguous() for n, (A, B) in st.items() for k, t in (('A', A), ('B', B))}
+    meta = dict(i=s.i, curve=s.curve if isinstance(s.curve, str) else 'callable', constant=s.constant,
+                floor=s.floor, init_from=s.init_from, orthogonal=s.orthogonal, adaptive=s.adaptive)
     with atomic_dir(folder) as tmp:
-        if s.ft is not None: save_file(flat(s.ft), str(tmp/'ft.safetensors')); save_file(flat(s.merged), str(tmp/'merged.safetensors'))
-        atomic_write_json(tmp/'slao.json', dict(i=s.i, curve=s.curve if isinstance(s.curve, str) else 'callable', constant=s.constant,
-                                                floor=s.floor, init_from=s.init_from, orthogonal=s.orthogonal, adaptive=s.adaptive))
+        if s.ft is not None:
+            save_lora_state(s.ft, tmp/'ft.safetensors'); save_lora_state(s.merged, tmp/'merged.safetensors')
+        atomic_write_json(tmp/'slao.json', meta)
 
 def load_slao(folder, **kw) -> SLAO:
     "Rebuild a merger saved with save_slao (a callable curve or layer_scales must be passed again in `kw`)."
@@ -183,6 +181,5 @@ def load_slao(folder, **kw) -> SLAO:
     if meta['curve'] == 'callable': meta.pop('curve')
     s = SLAO(**{**meta, **kw}); s.i = i
     if (folder/'ft.safetensors').exists():
-        unflat = lambda d: {n: (d[f'{n}.A'], d[f'{n}.B']) for n in {k.rsplit('.', 1)[0] for k in d}}
-        s.ft, s.merged = unflat(load_file(str(folder/'ft.safetensors'))), unflat(load_file(str(folder/'merged.safetensors')))
+        s.ft, s.merged = load_lora_state(folder/'ft.safetensors'), load_lora_state(folder/'merged.safetensors')
     return s

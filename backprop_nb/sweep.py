@@ -5,21 +5,20 @@
 # %% auto #0
 __all__ = ['expand', 'EarlyCut', 'SweepResult', 'sweep', 'sweep_figure']
 
-# %% ../nbs/09_sweep.ipynb #988ff894
+# %% ../nbs/09_sweep.ipynb #850b25b4
 import csv, io, math, random, statistics, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import yaml
-from .config import Config, ConfigError, make_config, flat_to_nested, config_to_yaml
+from .config import Config, ConfigError, SweepConfig, make_config, expand_grid, load_mapping
 from .models import load_model
 from .events import Recorder
 from .callbacks import StopControl
 from .rundir import new_run_dir
 from .io import atomic_write_text
-from .runs import expand_grid, load_mapping
 from .train import train
 
-# %% ../nbs/09_sweep.ipynb #ff277751
+# %% ../nbs/09_sweep.ipynb #6695b2a9
 def _draw(spec, rng):
     if isinstance(spec, list): return rng.choice(spec)
     if isinstance(spec, dict) and 'log_uniform' in spec: lo, hi = spec['log_uniform']; return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
@@ -35,8 +34,8 @@ def expand(spec:dict) -> list:
     if bad: raise ConfigError(f'{", ".join(bad)} cannot be swept: the base model is loaded once for all trials; sweep LoRA, data and training fields.')
     trials = expand_grid(grid) if grid else [{}]
     if rnd:
-        rng = random.Random(spec.get('seed', 0))
-        n = spec.get('trials') or 6
+        sc = SweepConfig.from_spec(spec)
+        rng, n = random.Random(sc.seed), sc.trials
         trials = [{**t, **{k: _draw(v, rng) for k, v in rnd.items()}} for t in trials for _ in range(n)]
     return trials
 
@@ -75,11 +74,11 @@ class SweepResult:
 
 def _load_spec(spec): return load_mapping(spec, 'sweep spec', 'with base: and grid: or random: sections')
 
-# %% ../nbs/09_sweep.ipynb #1a9ad3a0
+# %% ../nbs/09_sweep.ipynb #df5c9761
 def sweep(spec, listeners=(), root=None, progress:bool=False) -> SweepResult:
     "Run every trial of a sweep on one loaded base model; returns the results table and loss curves."
     t0, spec = time.time(), _load_spec(spec)
-    base = spec.get('base') or {}
+    base, sc = spec.get('base') or {}, SweepConfig.from_spec(spec)    # sweep settings checked like any knob
     trials = expand(spec)
     cfgs = [make_config(base, **t) for t in trials]                  # every trial checked before anything runs
     root = Path(root) if root else new_run_dir(replace(cfgs[0].run, name='sweep', dir=''))
@@ -91,7 +90,8 @@ def sweep(spec, listeners=(), root=None, progress:bool=False) -> SweepResult:
         if hasattr(model, 'unload'): model = model.unload()          # back to the plain base: the next LoRA is fresh
         cfg = replace(cfg, run=replace(cfg.run, dir='', name=f'trial-{k:02d}'))
         stop = StopControl(signals=False)
-        cut = EarlyCut(stop, max(1, round(spec.get('cut_at', 0.5) * cfg.train.max_steps)) if spec.get('cut_at', 0.5) else 0, list(curves.values()))
+        cut_step = max(1, round(sc.cut_at * cfg.train.max_steps)) if sc.cut_at else 0
+        cut = EarlyCut(stop, cut_step, list(curves.values()))
         r = train(cfg, listeners=[cut, *listeners], model=model, tokenizer=tok, stop=stop, run_dir=root/f'trial-{k:02d}', run_index=k, task=f'trial {k}', progress=progress)
         model = r.model
         curves[k] = cut.losses

@@ -17,7 +17,7 @@ def main():
     ap.add_argument('--steps', type=int, default=60); ap.add_argument('--density', type=float, default=0.5)
     ap.add_argument('--tasks', default='elements,mime')
     a = ap.parse_args()
-    from backprop_nb.config import make_config            # first: it silences bitsandbytes' import-time CPU warning
+    from backprop_nb.config import make_config  # first: it silences bitsandbytes' import-time CPU warning
     import torch
     from transformers import AutoModelForCausalLM
     from peft import PeftModel

@@ -47,7 +47,7 @@ print(json.dumps(dict(peak_rss=peak_rss, cuda_peak=torch.cuda.max_memory_allocat
 def main():
     import tempfile
     from backprop_nb.config import make_config
-    from backprop_nb.plan import arch_of, estimate_memory, _gb
+    from backprop_nb.plan import arch_of, estimate_memory, fmt_bytes
     import torch
     arch = arch_of('embedded')
     dev = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -65,8 +65,8 @@ def main():
         target = est.allocated if dev == 'cuda' else est.total
         ratio = target / measured
         errs.append(abs(ratio - 1))
-        parts = ', '.join(f'{k.split()[0].lower()} {_gb(v)}' for k, v in est.rows()[:-1])
-        print(f'{c["name"]:20s} {_gb(target):>10s} {_gb(measured):>10s} {ratio:7.2f}   {parts}', flush=True)
+        parts = ', '.join(f'{k.split()[0].lower()} {fmt_bytes(v)}' for k, v in est.rows()[:-1])
+        print(f'{c["name"]:20s} {fmt_bytes(target):>10s} {fmt_bytes(measured):>10s} {ratio:7.2f}   {parts}', flush=True)
     tol = 0.15 if dev == 'cuda' else 0.20
     print(f'\nlargest error: {max(errs):.1%} (target ±{tol:.0%}: {"met" if max(errs) <= tol else "NOT met"})')
 

@@ -13,7 +13,7 @@ import torch
 
 
 def timed_steps(b, blocks, cache, n, warmup=2):
-    from backprop_nb.progressive import prepare_stage, block_inputs, below, above, _loss
+    from backprop_nb.progressive import prepare_stage, block_inputs, below, above, stack_loss
     cfg = b.cfg
     params = prepare_stage(b)
     opt = torch.optim.AdamW(params, lr=cfg.lr)
@@ -25,13 +25,13 @@ def timed_steps(b, blocks, cache, n, warmup=2):
         idx = torch.randint(0, len(blocks), (cfg.batch_size,), generator=gen)
         inp, tgt, mask, t_idx = block_inputs(cfg, blocks, idx, k, cfg.max_stacks)
         h = cache.get(idx) if cache is not None else below(b, inp, t_idx)
-        loss = _loss(above(b, h, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        loss = stack_loss(above(b, h, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     return (time.perf_counter() - t0) / n
 
 
 def split_times(b, blocks, n):
     "Time the trunk's forward alone and the rest of a step alone."
-    from backprop_nb.progressive import prepare_stage, block_inputs, below, above, _loss
+    from backprop_nb.progressive import prepare_stage, block_inputs, below, above, stack_loss
     cfg = b.cfg
     opt = torch.optim.AdamW(prepare_stage(b), lr=cfg.lr)
     idx = torch.arange(cfg.batch_size)
@@ -40,7 +40,7 @@ def split_times(b, blocks, n):
     def trunk():
         with torch.no_grad(): below(b, inp, t_idx)
     def rest():
-        loss = _loss(above(b, h, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        loss = stack_loss(above(b, h, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     out = []
     for f in (trunk, rest):
         f(); t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def main():
     ap.add_argument('--only-timing', action='store_true', help='skip the progressive vs all-at-once comparison')
     a = ap.parse_args()
     from backprop_nb.config import ConfigError
-    from backprop_nb.progressive import ProgressiveConfig, StackBuilder, ActivationCache, text_blocks, corpus_text, block_inputs, grow, eval_blocks, _loss
+    from backprop_nb.progressive import ProgressiveConfig, StackBuilder, ActivationCache, text_blocks, corpus_text, block_inputs, grow, eval_blocks, stack_loss
     from backprop_nb.events import Bus
     common = dict(d_model=a.d_model, heads=4, d_ff=3 * a.d_model, blocks_per_stack=a.blocks_per_stack, seq_len=128, batch_size=16, max_stacks=4, lr=1e-3,
                   stack_lora=False)   # plain stacks in both arms, so the comparison is of the training schedule only
@@ -93,7 +93,7 @@ def main():
     for step in range(a.steps * 4):
         idx = torch.randint(0, len(blocks), (full_cfg.batch_size,), generator=gen)
         inp, tgt, mask, t_idx = block_inputs(full_cfg, blocks, idx, 3, 4)
-        loss = _loss(fb.model(inp, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        loss = stack_loss(fb.model(inp, t_idx), tgt, mask); loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
     t_full = time.perf_counter() - t0
     full_eval = eval_blocks(fb, held, 3)
     print(f'same token-steps ({a.steps * 4} steps × {full_cfg.batch_size} × 128 tokens):')

@@ -21,7 +21,7 @@ def one_sentence_error(r, *needles):
 
 
 @pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
-                                 'check', 'cost', 'sweep', 'run-notebook', 'batch'])
+                                 'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid'])
 def test_help(cmd):
     r = cli(cmd, '--help')
     assert r.returncode == 0 and 'usage: backprop-nb' in r.stdout
@@ -64,7 +64,7 @@ def test_check_names_every_problem_and_exits_nonzero(tmp_path):
     cfg = tmp_path / 'broken.yaml'
     cfg.write_text(f'lora:\n  r: 0\n  targets: q_proj,attention\ntrain:\n  lr: -1\n  preset: turbo\n'
                    f'data:\n  path: {bad_rows}\n  on_bad_rows: stop\n  eval_path: {tmp_path}/missing.jsonl\n')
-    r = cli('check', cfg)
+    r = cli('preflight', cfg)
     assert r.returncode == 2 and 'Traceback' not in r.stdout + r.stderr, r.stdout + r.stderr
     problems = [l for l in r.stdout.splitlines() if l.strip().startswith('✖')]
     for needle in ('lora.r', 'train.lr', 'train.preset', 'lora.targets', 'bad.jsonl line 2', 'data.eval_path'):
@@ -74,7 +74,7 @@ def test_check_names_every_problem_and_exits_nonzero(tmp_path):
 def test_check_and_cost_on_a_good_config(tmp_path):
     good = Path(__file__).parents[1] / 'backprop_nb' / 'assets' / 'elements' / 'train.jsonl'
     cfg = tmp_path / 'good.yaml'; cfg.write_text(f'data:\n  path: {good}\ntrain:\n  preset: fast\n')
-    r = cli('check', cfg)
+    r = cli('preflight', cfg)
     assert r.returncode == 0 and 'pre-flight: OK' in r.stdout, r.stdout + r.stderr
     assert 'smallest GPUs' in r.stdout or 'fits' in r.stdout, r.stdout
     r = cli('cost', cfg)
@@ -83,7 +83,7 @@ def test_check_and_cost_on_a_good_config(tmp_path):
 
 def test_sweep_cli_writes_table_and_plot(tmp_path):
     from backprop_nb.models import tiny_model, tiny_tokenizer
-    from backprop_nb.train import toy_samples
+    from backprop_nb.testing import toy_samples
     from backprop_nb.data import write_jsonl
     tiny_model().save_pretrained(tmp_path / 'tiny'); tiny_tokenizer().save_pretrained(tmp_path / 'tiny')
     write_jsonl(tmp_path / 'toy.jsonl', [{'messages': s.messages} for s in toy_samples(64)])
@@ -96,18 +96,22 @@ def test_sweep_cli_writes_table_and_plot(tmp_path):
     import csv
     rows = list(csv.DictReader(open(tmp_path / 'sw' / 'results.csv')))
     assert len(rows) == 4 and (tmp_path / 'sw' / 'loss_curves.png').stat().st_size > 10_000
+    hopeless = [r_ for r_ in rows if float(r_['train.lr']) < 1e-6]
+    assert [r_['status'] for r_ in hopeless] == ['cut', 'cut'], rows            # the early cut stopped both ...
+    assert all(int(r_['steps']) <= 5 for r_ in hopeless), rows                   # ... at half of their 8 steps
+    assert {r_['status'] for r_ in rows if float(r_['train.lr']) > 1e-3} == {'finished'}, rows
 
 
 def test_run_notebook_and_batch_cli(tmp_path):
-    from backprop_nb.runs import example_notebook
+    from backprop_nb.testing import example_notebook
     nb = example_notebook(tmp_path / 'ex.ipynb')
     r = cli('run-notebook', nb, '-p', 'a', '5', '-p', 'b', '0.5', '--root', tmp_path / 'runs')
     assert r.returncode == 0, r.stdout + r.stderr
     [d] = list((tmp_path / 'runs').iterdir())
     assert json.loads((d / 'metrics.json').read_text())['result'] == 2.5
     grid = tmp_path / 'grid.yaml'; grid.write_text('a: [1, 2]\nfail: [false, true]\n')
-    r = cli('batch', nb, '--grid', grid, '--root', tmp_path / 'b')
-    assert r.returncode != 0 or 'failed' in r.stdout, r.stdout     # failures are reported ...
+    r = cli('run-notebook-grid', nb, '--grid', grid, '--root', tmp_path / 'b')
+    assert r.returncode == 1 and '2 of 4 runs failed' in r.stdout, r.stdout + r.stderr   # failures are reported ...
     [bd] = list((tmp_path / 'b').iterdir())
     import csv
     rows = list(csv.DictReader(open(bd / 'results.csv')))

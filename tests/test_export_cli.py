@@ -15,7 +15,7 @@ def cli(*a):
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     from backprop_nb.models import tiny_model, tiny_tokenizer
-    from backprop_nb.train import toy_samples
+    from backprop_nb.testing import toy_samples
     d = tmp_path_factory.mktemp('export')
     tiny_model().save_pretrained(d / 'model'); tiny_tokenizer().save_pretrained(d / 'model')
     out = []

@@ -1,6 +1,6 @@
 """Every user notebook runs headless under papermill with its default parameters and leaves a real PNG plot;
 a 2×2 grid batch produces the results table. Notebooks that take more than ~2 minutes here are `slow`."""
-import csv, json
+import csv, json, math
 from pathlib import Path
 import pytest
 
@@ -15,22 +15,41 @@ NOTEBOOKS = [
 ]
 
 
+# What each notebook must have computed (its default parameters), not only that it wrote some numbers.
+CHECKS = {
+    'lora_from_scratch': lambda m: m['forward_error'] <= 1e-6 and m['backward_error'] <= 1e-5 and m['final_loss'] < 1e-2,
+    'progressive': lambda m: m['stacks'] == 3 and m['final_eval_loss'] < math.log(256),     # better than uniform bytes
+    'evaluate': lambda m: 0 <= m['base_exact_match'] <= m['tuned_exact_match'] <= 1 and m['gguf_mib'] > 100,
+    'train': lambda m: m['status'] == 'finished' and m['steps'] == 60 and m['tuned_exact_match'] > m['base_exact_match'],
+    'continual': lambda m: 0 <= m['AA'] <= 1 and -1 <= m['BWT'] <= 1 and m['seconds'] > 0,
+    'index': lambda m: m['final_loss'] < 1.0 and m['tuned_exact_match'] > m['base_exact_match'],
+}
+
+
+def n_png(nb_path) -> int:
+    import nbformat
+    nb = nbformat.read(str(nb_path), as_version=4)
+    return sum('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+
+
 @pytest.mark.parametrize('nb', NOTEBOOKS)
 def test_user_notebook_under_papermill(nb, tmp_path):
-    from backprop_nb.runs import run_notebook, has_png
+    from backprop_nb.notebook_runs import run_notebook
+    from backprop_nb.testing import has_png
     rec = run_notebook(ROOT / nb, root=tmp_path)
     assert rec['status'] == 'finished', rec['error']
     out = Path(rec['run_dir'])
     assert has_png(out / 'notebook.ipynb'), 'no PNG in the executed notebook'
-    assert rec['metrics'], 'the notebook recorded no metrics'
-    print(nb, f'{rec["seconds"]:.0f}s', rec['metrics'])
+    name = Path(nb).stem if nb != 'index.ipynb' else 'index'
+    assert CHECKS[name](rec['metrics']), rec['metrics']
+    print(nb, f'{rec["seconds"]:.0f}s', rec['metrics'], f'{n_png(out / "notebook.ipynb")} PNGs')
 
 
 def test_batch_2x2_grid(tmp_path):
-    from backprop_nb.runs import batch
+    from backprop_nb.notebook_runs import run_grid
     grid = tmp_path / 'grid.yaml'
     grid.write_text('r: [2, 4]\nalpha: [4, 8]\n')
-    res = batch(ROOT / 'nbs/tutorials/lora_from_scratch.ipynb', grid, root=tmp_path)
+    res = run_grid(ROOT / 'nbs/tutorials/lora_from_scratch.ipynb', grid, root=tmp_path)
     rows = list(csv.DictReader(open(res['dir'] / 'results.csv')))
     assert len(rows) == 4 and all(r['status'] == 'finished' for r in rows), rows
     assert {(r['r'], r['alpha']) for r in rows} == {('2', '4'), ('2', '8'), ('4', '4'), ('4', '8')}

@@ -10,7 +10,8 @@ DATA = 'bundled:elements,bundled:countries,bundled:unicode,bundled:mime'      # 
 @pytest.mark.slow
 def test_seed001_failing_setup_is_caught_and_fixed(tmp_path):
     from backprop_nb.config import make_config
-    from backprop_nb.train import train, read_data
+    from backprop_nb.train import train
+    from backprop_nb.prepare import read_data
     n = len(read_data(make_config(data=DATA)).samples)
     steps = round(0.09 * n / 8)                                                  # ~9 % of the data at effective batch 8
     failing = make_config(**{'data.path': DATA, 'train.lr': 5e-5, 'train.scheduler': 'cosine', 'train.min_lr_ratio': 0.0, 'train.warmup_ratio': 0.0,
@@ -19,10 +20,10 @@ def test_seed001_failing_setup_is_caught_and_fixed(tmp_path):
     codes = {a.code: a for a in r.alerts()}
     print(f'failing setup: {n} rows, {steps} steps, loss {r.losses()[0]:.3f} → {r.losses()[-1]:.3f}; alerts: {sorted(codes)}')
     for a in r.alerts(): print(' ', a)
-    assert 'low_coverage' in codes and int(codes['low_coverage'].message.split('only ')[1].split('%')[0]) <= 10
+    assert 'low_coverage' in codes and codes['low_coverage'].values['share'] <= 0.10
     assert 'loss_flat' in codes                                                  # and, as in seed 001, the loss does not fall
     # the fix the diagnostics give: one epoch; and the LR follows the dataset size, with a cosine floor
-    need = int(codes['low_coverage'].fix.split('at least ')[1].split()[0])
+    need = codes['low_coverage'].values['need_steps']
     fixed = make_config(**{'data.path': DATA, 'train.batch_size': 8, 'train.grad_accum': 1, 'train.max_steps': need,
                            'run.root': str(tmp_path), 'run.name': 'fixed'})
     f = train(fixed, progress=False)

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['widget_kind', 'to_text', 'make_widget', 'ConfigForm', 'raw', 'value']
 
-# %% ../../nbs/20_ui_form.ipynb #5cb3a6ee
+# %% ../../nbs/20_ui_form.ipynb #47efd728
 import functools, typing
 from dataclasses import fields
 import ipywidgets as W
-from ..config import SECTIONS, PRESETS, ConfigError, Config, make_config, TrainConfig, _base_types, _check_value, flat_to_nested
+from ..config import SECTIONS, PRESETS, ConfigError, Config, make_config, TrainConfig, base_types, check_value, flat_to_nested
 
-# %% ../../nbs/20_ui_form.ipynb #d3856c19
+# %% ../../nbs/20_ui_form.ipynb #c5417224
 def widget_kind(f, tp) -> str:
     "Which widget a field gets: dropdown, checkbox, int, float or text (optional and list fields are text)."
-    tps, none_ok = _base_types(tp)
+    tps, none_ok = base_types(tp)
     if f.metadata.get('choices'): return 'dropdown'
     if bool in tps: return 'checkbox'
     if none_ok or tuple in tps: return 'text'
@@ -28,7 +28,7 @@ def to_text(v) -> str:
     if isinstance(v, (tuple, list)): return ', '.join(map(str, v))
     return str(v)
 
-# %% ../../nbs/20_ui_form.ipynb #02bfadc2
+# %% ../../nbs/20_ui_form.ipynb #e9bb9364
 _STYLE = {'description_width': '170px'}
 _LAYOUT = dict(width='460px')
 
@@ -40,7 +40,7 @@ def make_widget(key:str, f, tp, value):
     if kind == 'checkbox': return W.Checkbox(value=bool(value), indent=False, **kw)
     if kind == 'int': return W.IntText(value=value, **kw)
     if kind == 'float': return W.FloatText(value=value, **kw)
-    return W.Text(value=to_text(value), placeholder='auto' if _base_types(tp)[1] else '', **kw)
+    return W.Text(value=to_text(value), placeholder='auto' if base_types(tp)[1] else '', **kw)
 
 # %% ../../nbs/20_ui_form.ipynb #d6ac54e3
 class ConfigForm:
@@ -70,7 +70,7 @@ class ConfigForm:
         from IPython.display import display
         display(self.widget)
 
-# %% ../../nbs/20_ui_form.ipynb #65780d85
+# %% ../../nbs/20_ui_form.ipynb #d5973534
 def _wire(self:ConfigForm):
     for key, w in self.inputs.items(): w.observe(functools.partial(self._on_field, key), names='value')
     self.preset.observe(self._on_preset, names='value')
@@ -78,7 +78,7 @@ def _wire(self:ConfigForm):
 def _parse(self:ConfigForm, key):
     "The field's value from its widget, checked; raises ConfigError."
     f, tp = self._types[key]
-    return _check_value(key.split('.')[0], f, self.inputs[key].value, tp)
+    return check_value(key.split('.')[0], f, self.inputs[key].value, tp)
 
 def _on_field(self:ConfigForm, key, change):
     try: self._parse(key); self.errors[key].value = ''
