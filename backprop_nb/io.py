@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['atomic_write_text', 'atomic_write_json', 'atomic_dir', 'fix_modes', 'fsync_tree', 'file_lock', 'append_jsonl',
-           'read_jsonl', 'truncate_jsonl', 'DiskSpaceError', 'check_free_space']
+           'read_records', 'truncate_jsonl', 'DiskSpaceError', 'check_free_space']
 
 # %% ../nbs/00a_io.ipynb #60fd97cc
 import contextlib, fcntl, json, math, os, shutil, tempfile, time
@@ -76,7 +76,7 @@ def file_lock(path, timeout:float=600):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
-# %% ../nbs/00a_io.ipynb #869bb16f
+# %% ../nbs/00a_io.ipynb #4bfc8bf0
 def _default(o):
     if hasattr(o, 'item'): return o.item()
     if isinstance(o, Path): return str(o)
@@ -94,8 +94,8 @@ def append_jsonl(path, obj):
     with open(path, 'a', encoding='utf-8') as f:
         f.write(json.dumps(_finite(obj), default=_default) + '\n'); f.flush(); os.fsync(f.fileno())
 
-def read_jsonl(path) -> list:
-    "Every complete JSON line of `path` (a torn last line is skipped)."
+def read_records(path) -> list:
+    "Every complete JSON line of one of our own files (metrics.jsonl): a torn last line is skipped. User data: `data.read_jsonl`."
     out = []
     p = Path(path)
     if not p.exists(): return out
@@ -107,7 +107,7 @@ def read_jsonl(path) -> list:
 
 def truncate_jsonl(path, keep) -> int:
     "Keep only the records for which `keep(record)` is true; returns how many were dropped."
-    recs = read_jsonl(path)
+    recs = read_records(path)
     kept = [r for r in recs if keep(r)]
     atomic_write_text(path, ''.join(json.dumps(r) + '\n' for r in kept))
     return len(recs) - len(kept)

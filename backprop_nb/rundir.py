@@ -6,13 +6,13 @@
 __all__ = ['unique_dir', 'new_run_dir', 'package_versions', 'env_info', 'RunWriter', 'load_events', 'read_status', 'ema',
            'loss_figure', 'save_loss_plot']
 
-# %% ../nbs/03a_rundir.ipynb #921a4f26
+# %% ../nbs/03a_rundir.ipynb #8a26e898
 import json, math, os, platform, sys, time
 from datetime import datetime
 from pathlib import Path
 from .config import Config, RunConfig, ConfigError, config_to_yaml, config_hash, load_config
 from .events import Event, RunStart, Step, Eval, Checkpoint, Alert, RunEnd, EVENT_TYPES, event_from_dict
-from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from .io import append_jsonl, atomic_write_json, atomic_write_text, read_records
 
 # %% ../nbs/03a_rundir.ipynb #78054a55
 def unique_dir(root, stem:str) -> Path:
@@ -78,10 +78,10 @@ class RunWriter:
         if ev.kind == 'run_end': st.update(status=ev.status, message=ev.message, seconds=ev.seconds)
         atomic_write_json(self.dir/'status.json', st)
 
-# %% ../nbs/03a_rundir.ipynb #aa1915ef
+# %% ../nbs/03a_rundir.ipynb #bcc4f12a
 def load_events(run_dir) -> list:
     "Every event recorded in a run directory."
-    return [event_from_dict(d) for d in read_jsonl(Path(run_dir)/'metrics.jsonl') if d.get('kind') in EVENT_TYPES]
+    return [event_from_dict(d) for d in read_records(Path(run_dir)/'metrics.jsonl') if d.get('kind') in EVENT_TYPES]
 
 def read_status(run_dir) -> dict:
     p = Path(run_dir)/'status.json'
