@@ -26,16 +26,22 @@ class StepStats:
     samples: list = field(default_factory=list)   # sample indices this step
     sample_loss: dict = field(default_factory=dict)  # index -> mean loss, this step
     seen: set = field(default_factory=set)        # every sample index seen so far
-    last_loss: dict = field(default_factory=dict) # index -> last loss, whole run (for hard-example replay)
-    last_step: dict = field(default_factory=dict) # the previous step's numbers, as returned by pop_step
+    # index -> last loss, whole run (for hard-example replay)
+    last_loss: dict = field(default_factory=dict)
+    # the previous step's numbers, as returned by pop_step
+    last_step: dict = field(default_factory=dict)
 
     def add(self, tokens, trained, correct, idx, losses):
         self.tokens += tokens; self.trained += trained; self.correct += correct
-        self.samples += idx; self.sample_loss.update(zip(idx, losses)); self.seen.update(idx); self.last_loss.update(zip(idx, losses))
+        self.samples += idx
+        self.sample_loss.update(zip(idx, losses))
+        self.seen.update(idx)
+        self.last_loss.update(zip(idx, losses))
 
     def pop_step(self) -> dict:
         "Take this step's numbers and reset them."
-        d = dict(tokens=self.tokens, trained=self.trained, correct=self.correct, samples=self.samples, sample_loss=self.sample_loss)
+        d = dict(tokens=self.tokens, trained=self.trained, correct=self.correct,
+                 samples=self.samples, sample_loss=self.sample_loss)
         self.tokens = self.trained = self.correct = 0; self.samples, self.sample_loss = [], {}
         self.last_step = d
         return d
@@ -59,13 +65,16 @@ def cuda_peak_mb() -> float:
 def lora_norm(model) -> float:
     "L2 norm of all trainable (LoRA) weights."
     with torch.no_grad():
-        return math.sqrt(sum(float(p.detach().float().pow(2).sum()) for p in model.parameters() if p.requires_grad))
+        return math.sqrt(sum(float(p.detach().float().pow(2).sum()) for p in model.parameters()
+                             if p.requires_grad))
 
 # %% ../nbs/03b_callbacks.ipynb #73d6729c
 class EventsCallback(TrainerCallback):
     "Publish RunStart, Step, Eval and Checkpoint events from the Trainer's logs."
-    def __init__(self, bus:Bus, stats:StepStats, n_train:int, effective_batch:int, start:RunStart, world:int=1, run_index:int=0):
-        self.bus, self.stats, self.n, self.eb, self.start, self.world, self.ri = bus, stats, n_train, effective_batch, start, world, run_index
+    def __init__(self, bus:Bus, stats:StepStats, n_train:int, effective_batch:int, start:RunStart,
+                 world:int=1, run_index:int=0):
+        self.bus, self.stats, self.n, self.eb, self.start, self.world, self.ri = (bus, stats,
+                n_train, effective_batch, start, world, run_index)
         self.t_last = self.t0 = None; self.tok_since = 0; self.s_per_step = None; self.last = {}
 
     def on_train_begin(self, args, state, control, **kw):
@@ -82,20 +91,29 @@ class EventsCallback(TrainerCallback):
         if 'loss' in logs: self.bus.publish(self._step(state, logs, model))
         if 'eval_loss' in logs:
             l = logs['eval_loss']
-            self.bus.publish(Eval(step=state.global_step, loss=l, token_accuracy=logs.get('eval_mean_token_accuracy', float('nan')),
-                                  perplexity=math.exp(min(l, 50)) if math.isfinite(l) else float('nan'), run_index=self.ri))
+            self.bus.publish(Eval(step=state.global_step, loss=l,
+                                  token_accuracy=logs.get('eval_mean_token_accuracy', float('nan')),
+                                  perplexity=math.exp(min(l, 50)) if math.isfinite(l)
+                                  else float('nan'), run_index=self.ri))
 
     def _step(self, state, logs, model):
         now = time.time(); dt = max(now - self.t_last, 1e-9); self.t_last = now
         tps = self.tok_since / dt; self.tok_since = 0
         self.s_per_step = dt if self.s_per_step is None else 0.8*self.s_per_step + 0.2*dt
         seen = len(self.stats.seen) * (self.world if self.world > 1 else 1)
-        acc = self.last['correct'] / self.last['trained'] if self.last.get('trained') else float('nan')
-        return Step(step=state.global_step, loss=logs['loss'], grad_norm=float(logs.get('grad_norm', float('nan'))), lr=logs.get('learning_rate', 0.0),
-                    tokens_per_s=round(tps, 1), tokens=self.last.get('tokens', 0), samples_seen=state.global_step*self.eb*self.world,
-                    coverage=round(min(1.0, seen / max(1, self.n)), 4), lora_norm=round(lora_norm(model), 4) if model is not None else 0.0,
-                    token_accuracy=acc, rss_mb=round(rss_mb(), 1), peak_rss_mb=round(peak_rss_mb(), 1), cuda_peak_mb=round(cuda_peak_mb(), 1),
-                    elapsed_s=round(now - self.t0, 2), eta_s=round(self.s_per_step * max(0, state.max_steps - state.global_step), 1),
+        acc = (self.last['correct'] / self.last['trained'] if self.last.get('trained')
+               else float('nan'))
+        return Step(step=state.global_step, loss=logs['loss'],
+                    grad_norm=float(logs.get('grad_norm', float('nan'))),
+                    lr=logs.get('learning_rate', 0.0),
+                    tokens_per_s=round(tps, 1), tokens=self.last.get('tokens', 0),
+                    samples_seen=state.global_step*self.eb*self.world,
+                    coverage=round(min(1.0, seen / max(1, self.n)), 4),
+                    lora_norm=round(lora_norm(model), 4) if model is not None else 0.0,
+                    token_accuracy=acc, rss_mb=round(rss_mb(), 1),
+                    peak_rss_mb=round(peak_rss_mb(), 1), cuda_peak_mb=round(cuda_peak_mb(), 1),
+                    elapsed_s=round(now - self.t0, 2),
+                    eta_s=round(self.s_per_step * max(0, state.max_steps - state.global_step), 1),
                     epoch=round(state.epoch or 0.0, 4), run_index=self.ri)
 
 # %% ../nbs/03b_callbacks.ipynb #b8d4fa63
@@ -104,7 +122,8 @@ def lr_schedule(name:str, peak:float, total:int, warmup:int, min_lr_ratio:float=
     from transformers import get_scheduler
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
     kw = {'min_lr_rate': min_lr_ratio} if name == 'cosine_with_min_lr' else None
-    sch = get_scheduler(name, opt, num_warmup_steps=warmup, num_training_steps=total, scheduler_specific_kwargs=kw)
+    sch = get_scheduler(name, opt, num_warmup_steps=warmup, num_training_steps=total,
+                        scheduler_specific_kwargs=kw)
     out = []
     for _ in range(total): out.append(opt.param_groups[0]['lr']); opt.step(); sch.step()
     return out
@@ -115,25 +134,37 @@ def plan_alerts(n_train:int, steps:int, effective_batch:int, schedule:list) -> l
     share = steps * effective_batch / max(1, n_train)
     if share < 0.5:
         need = math.ceil(n_train / effective_batch)
-        out.append(Alert(code='low_coverage', message=f'The run will see only {share:.0%} of the {n_train:,} training samples ({steps} steps × {effective_batch} per step).',
-                         fix=f'Raise train.max_steps to at least {need} (one epoch), or set train.max_steps to 0 and train.epochs to 1.',
-                         values=dict(share=round(share, 4), need_steps=need, n_train=n_train, steps=steps)))
+        out.append(Alert(code='low_coverage',
+                         message=f'The run will see only {share:.0%} of the {n_train:,} training '
+                         f'samples ({steps} steps × {effective_batch} per step).',
+                         fix=f'Raise train.max_steps to at least {need} (one epoch), or set '
+                         f'train.max_steps to 0 and train.epochs to 1.',
+                         values=dict(share=round(share, 4), need_steps=need, n_train=n_train,
+                                     steps=steps)))
     peak = max(schedule) if schedule else 0
     late = [i for i, lr in enumerate(schedule) if i > schedule.index(peak) and lr < 0.1 * peak]
     if peak > 0 and late and late[0] < len(schedule) / 2:
-        out.append(Alert(code='lr_decay', message=f'The LR schedule falls below 10% of its peak at step {late[0]} of {len(schedule)}, so the second half of the run barely learns.',
-                         fix='Use a slower schedule (train.scheduler cosine with train.min_lr_ratio 0.1, or constant_with_warmup), or fewer steps.',
+        out.append(Alert(code='lr_decay',
+                         message=f'The LR schedule falls below 10% of its peak at step {late[0]} '
+                         f'of {len(schedule)}, so the second half of the run barely learns.',
+                         fix='Use a slower schedule (train.scheduler cosine with '
+                         'train.min_lr_ratio 0.1, or constant_with_warmup), or fewer steps.',
                          values=dict(below_10pct_at=late[0], steps=len(schedule))))
     return out
 
 # %% ../nbs/03b_callbacks.ipynb #9c1743b6
 class Diagnostics(TrainerCallback):
     "Watch the run and publish Alerts; stop the run when the loss is NaN."
-    def __init__(self, bus:Bus, n_train:int, effective_batch:int, schedule:list, spike_factor:float=3.0, window:int=20,
-                 flat_evals:int=3, flat_tol:float=0.005, stats:StepStats|None=None, ids:list|None=None, run_index:int=0):
-        self.bus, self.n, self.eb, self.schedule, self.k, self.window = bus, n_train, effective_batch, schedule, spike_factor, window
-        self.flat_evals, self.flat_tol, self.stats, self.ids, self.ri = flat_evals, flat_tol, stats, ids or [], run_index
-        self.fired, self.spikes, self.losses, self.evals, self.first = set(), 0, deque(maxlen=window), [], []
+    def __init__(self, bus:Bus, n_train:int, effective_batch:int, schedule:list,
+                 spike_factor:float=3.0, window:int=20,
+                 flat_evals:int=3, flat_tol:float=0.005, stats:StepStats|None=None,
+                 ids:list|None=None, run_index:int=0):
+        self.bus, self.n, self.eb, self.schedule, self.k, self.window = (bus, n_train,
+                effective_batch, schedule, spike_factor, window)
+        self.flat_evals, self.flat_tol, self.stats, self.ids, self.ri = (flat_evals, flat_tol,
+                stats, ids or [], run_index)
+        self.fired, self.spikes, self.losses, self.evals, self.first = (set(), 0,
+                deque(maxlen=window), [], [])
         self.nan_step = None
 
     def alert(self, a:Alert, once=True):
@@ -156,14 +187,20 @@ def _check_step(self:Diagnostics, step, logs, control, state):
     if not math.isfinite(loss):
         self.nan_step = step
         control.should_training_stop = True; control.should_save = False
-        self.alert(Alert(code='loss_nan', severity='error', step=step, message=f'The loss became {loss} at step {step}; training stopped and the last good checkpoint is kept.',
-                         fix='Lower train.lr (try half), keep train.max_grad_norm at 1.0, and check the data for empty or huge samples.',
+        self.alert(Alert(code='loss_nan', severity='error', step=step,
+                         message=f'The loss became {loss} at step {step}; training stopped and '
+                         f'the last good checkpoint is kept.',
+                         fix='Lower train.lr (try half), keep train.max_grad_norm at 1.0, and '
+                         'check the data for empty or huge samples.',
                          values=dict(loss=loss)))
         return
     if g is not None and (not math.isfinite(g) or g == 0):
         self.alert(Alert(code='grad_zero' if g == 0 else 'grad_nonfinite', step=step,
-                         message=f'The gradient norm is {g} at step {step}: {"nothing is learning" if g == 0 else "the update is broken"}.',
-                         fix='Check that LoRA weights are trainable and that samples have assistant tokens (data.assistant_only); lower train.lr if it is not finite.',
+                         message=f'The gradient norm is {g} at step {step}: '
+                         f'{"nothing is learning" if g == 0 else "the update is broken"}.',
+                         fix='Check that LoRA weights are trainable and that samples have '
+                         'assistant tokens (data.assistant_only); lower train.lr if it is not '
+                         'finite.',
                          values=dict(grad_norm=g)))
     self._check_spike(step, loss)
     self._check_lr(step, lr, state)
@@ -179,45 +216,63 @@ def _check_spike(self:Diagnostics, step, loss):
         worst = sorted(last.get('sample_loss', {}).items(), key=lambda kv: -kv[1])[:8]
         ids = [self.ids[i] if i < len(self.ids) else str(i) for i, _ in worst]
         self.alert(Alert(code='loss_spike', step=step, sample_ids=ids,
-                         message=f'Loss spike at step {step}: {loss:.3g} is {loss/med:.1f}× the recent median {med:.3g}' + (f'; highest-loss samples: {", ".join(ids[:3])}.' if ids else '.'),
-                         fix='Inspect those samples (bad labels, wrong format, very long); lower train.lr if spikes repeat.',
-                         values=dict(loss=loss, median=med, ratio=round(loss / med, 3))), once=False)
+                         message=f'Loss spike at step {step}: {loss:.3g} is {loss/med:.1f}× the '
+                         f'recent median {med:.3g}' + (f'; highest-loss samples: '
+                                                       f'{", ".join(ids[:3])}.' if ids else '.'),
+                         fix='Inspect those samples (bad labels, wrong format, very long); lower '
+                         'train.lr if spikes repeat.',
+                         values=dict(loss=loss, median=med, ratio=round(loss / med, 3))),
+                         once=False)
 
 def _check_lr(self:Diagnostics, step, lr, state):
     peak = max(self.schedule) if self.schedule else None
     if lr is None or not peak or step > state.max_steps / 2: return
     if step > self.schedule.index(peak) + 1 and lr < 0.1 * peak:
-        self.alert(Alert(code='lr_decay', step=step, message=f'The LR is {lr:.2g} at step {step}, under 10% of its peak {peak:.2g}, before half of the run.',
-                         fix='Use a slower schedule (cosine with train.min_lr_ratio 0.1, or constant_with_warmup).',
+        self.alert(Alert(code='lr_decay', step=step,
+                         message=f'The LR is {lr:.2g} at step {step}, under 10% of its peak '
+                         f'{peak:.2g}, before half of the run.',
+                         fix='Use a slower schedule (cosine with train.min_lr_ratio 0.1, or '
+                         'constant_with_warmup).',
                          values=dict(lr=lr, peak=peak)))
 
 def _check_flat_loss(self:Diagnostics, step, loss, state):
     if len(self.first) < 5: self.first.append(loss); return
     if step < max(20, state.max_steps // 5) or len(self.losses) < 5: return
-    start, now = statistics.median(self.first), statistics.median(list(self.losses)[-5:])   # medians: a spike is not a plateau
+    # medians: a spike is not a plateau
+    start, now = statistics.median(self.first), statistics.median(list(self.losses)[-5:])
     if start > 0 and (start - now) / start < 0.02:
-        how = f'rose from {start:.3f} to {now:.3f}' if now > start else f'barely moved ({start:.3f} → {now:.3f})'
-        self.alert(Alert(code='loss_flat', step=step, message=f'The training loss has not fallen in {step} steps: it {how} (medians of 5 steps).',
-                         fix='Raise train.lr (LoRA typically needs 1e-4 to 5e-4), check that the data has assistant tokens to learn, and use more steps.',
+        how = (f'rose from {start:.3f} to {now:.3f}' if now > start
+               else f'barely moved ({start:.3f} → {now:.3f})')
+        self.alert(Alert(code='loss_flat', step=step,
+                         message=f'The training loss has not fallen in {step} steps: it {how} '
+                         f'(medians of 5 steps).',
+                         fix='Raise train.lr (LoRA typically needs 1e-4 to 5e-4), check that the '
+                         'data has assistant tokens to learn, and use more steps.',
                          values=dict(start=start, now=now)))
 
 def _check_eval(self:Diagnostics, step, l):
     self.evals.append(l)
     last = self.evals[-self.flat_evals:]
     if len(last) == self.flat_evals and max(last) > 0 and (max(last) - min(last)) / max(last) < self.flat_tol:
-        self.alert(Alert(code='eval_flat', step=step, message=f'The eval loss has stayed at {l:.4f} (within {self.flat_tol:.1%}) for {self.flat_evals} evaluations.',
-                         fix='The model has stopped improving on held-out data: stop here, or raise train.lr / unfreeze more modules (lora.targets all-linear).',
+        self.alert(Alert(code='eval_flat', step=step,
+                         message=f'The eval loss has stayed at {l:.4f} (within '
+                         f'{self.flat_tol:.1%}) for {self.flat_evals} evaluations.',
+                         fix='The model has stopped improving on held-out data: stop here, or '
+                         'raise train.lr / unfreeze more modules (lora.targets all-linear).',
                          values=dict(eval_loss=l, evals=self.flat_evals)))
 
 def state_dict(self:Diagnostics) -> dict:
     "What a resume needs to go on warning exactly as before."
-    return dict(fired=sorted(self.fired), evals=self.evals, first=self.first, losses=list(self.losses), spikes=self.spikes)
+    return dict(fired=sorted(self.fired), evals=self.evals, first=self.first,
+                losses=list(self.losses), spikes=self.spikes)
 
 def load_state_dict(self:Diagnostics, d:dict):
-    self.fired, self.evals, self.first, self.spikes = set(d['fired']), list(d['evals']), list(d['first']), d['spikes']
+    self.fired, self.evals, self.first, self.spikes = (set(d['fired']), list(d['evals']),
+                                                       list(d['first']), d['spikes'])
     self.losses.extend(d['losses'])
 
-for f in (_check_step, _check_spike, _check_lr, _check_flat_loss, _check_eval, state_dict, load_state_dict):
+for f in (_check_step, _check_spike, _check_lr, _check_flat_loss, _check_eval, state_dict,
+          load_state_dict):
     setattr(Diagnostics, f.__name__, f)
 
 # %% ../nbs/03b_callbacks.ipynb #47ddbe01
@@ -238,11 +293,13 @@ class StopControl(TrainerCallback):
         if signum == signal.SIGINT:
             self._sigints += 1
             if self._sigints > 1: self.uninstall(); raise KeyboardInterrupt
-            print('\nbackprop_nb: stopping after this step and saving a checkpoint (Ctrl-C again to abort without saving)...', file=sys.stderr)
+            print('\nbackprop_nb: stopping after this step and saving a checkpoint (Ctrl-C again '
+                  'to abort without saving)...', file=sys.stderr)
         self.stop(f'signal {signal.Signals(signum).name}')
 
     def install(self):
-        if not self.signals or threading.current_thread() is not threading.main_thread(): return self
+        if not self.signals or threading.current_thread() is not threading.main_thread():
+            return self
         for s in (signal.SIGUSR1, signal.SIGINT): self._old[s] = signal.signal(s, self._on_signal)
         return self
 
@@ -271,9 +328,18 @@ class EarlyStopping(TrainerCallback):
         if l < self.best - self.threshold: self.best, self.bad = l, 0
         else: self.bad += 1
         if self.bad >= self.patience:
-            control.should_training_stop = True; control.should_save = True; self.stopped_at = state.global_step
-            if self.bus: self.bus.publish(Alert(code='early_stop', severity='info', step=state.global_step, run_index=self.ri,
-                                               message=f'Eval loss has not improved by {self.threshold} for {self.patience} evaluations (best {self.best:.4f}); stopping early.', fix='Nothing to fix: this is the early stop you asked for.'))
+            control.should_training_stop = True
+            control.should_save = True
+            self.stopped_at = state.global_step
+            if self.bus:
+                self.bus.publish(Alert(code='early_stop', severity='info', step=state.global_step,
+                                       run_index=self.ri,
+                                               message=f'Eval loss has not improved by '
+                                                f'{self.threshold} for {self.patience} '
+                                                f'evaluations (best {self.best:.4f}); stopping '
+                                                f'early.',
+                                                fix='Nothing to fix: this is the early stop you '
+                                                'asked for.'))
 
 # %% ../nbs/03b_callbacks.ipynb #c6619e61
 class ProgressBar:
@@ -283,13 +349,16 @@ class ProgressBar:
     def __call__(self, ev:Event):
         from tqdm.auto import tqdm
         if ev.kind == 'run_start':
-            self.bar = tqdm(total=ev.total_steps, initial=ev.resumed_from, desc=self.desc + (f' {ev.task}' if ev.task else ''), dynamic_ncols=True)
+            self.bar = tqdm(total=ev.total_steps, initial=ev.resumed_from,
+                            desc=self.desc + (f' {ev.task}' if ev.task else ''), dynamic_ncols=True)
         elif self.bar is None: return
         elif ev.kind == 'step':
             self.bar.n = ev.step
-            self.bar.set_postfix_str(f'loss {ev.loss:.4g} · {ev.tokens_per_s:.0f} tok/s', refresh=True)
+            self.bar.set_postfix_str(f'loss {ev.loss:.4g} · {ev.tokens_per_s:.0f} tok/s',
+                                     refresh=True)
         elif ev.kind == 'eval':
-            self.bar.write(f'step {ev.step}: eval loss {ev.loss:.4f} · perplexity {ev.perplexity:.2f} · token accuracy {ev.token_accuracy:.1%}')
+            self.bar.write(f'step {ev.step}: eval loss {ev.loss:.4f} · perplexity '
+                           f'{ev.perplexity:.2f} · token accuracy {ev.token_accuracy:.1%}')
         elif ev.kind == 'run_end':
             self.bar.close(); self.bar = None
 
@@ -300,4 +369,5 @@ def console_listener(ev:Event):
         mark = {'error': '✖', 'info': 'ℹ'}.get(ev.severity, '⚠')
         print(f'\n{mark} {ev.message}\n  → {ev.fix}', file=sys.stderr)
     elif ev.kind == 'run_end':
-        print(f'\nrun {ev.status} at step {ev.step} in {ev.seconds:.0f}s' + (f': {ev.message}' if ev.message else ''), file=sys.stderr)
+        print(f'\nrun {ev.status} at step {ev.step} in {ev.seconds:.0f}s' + (f': {ev.message}'
+                if ev.message else ''), file=sys.stderr)

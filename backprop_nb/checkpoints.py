@@ -18,7 +18,9 @@ _CK = re.compile(r'^checkpoint-(\d+)$')
 def is_checkpoint(d) -> bool:
     "A complete checkpoint folder: trainer state, adapter weights and our state file."
     d = Path(d)
-    return bool(_CK.match(d.name)) and d.is_dir() and all((d/f).exists() for f in ('trainer_state.json', 'adapter_model.safetensors', STATE_FILE))
+    return (bool(_CK.match(d.name)) and d.is_dir()
+            and all((d/f).exists()
+                    for f in ('trainer_state.json', 'adapter_model.safetensors', STATE_FILE)))
 
 def list_checkpoints(root) -> list:
     "(step, path) of every complete checkpoint under `root`, oldest first."
@@ -48,7 +50,8 @@ class AtomicCheckpoints:
         finally: self.args.output_dir = orig
         staged = staging/f'checkpoint-{step}'
         if self.args.should_save:
-            atomic_write_json(staged/STATE_FILE, dict(step=step, **(self.extra_state() if self.extra_state else {})))
+            atomic_write_json(staged/STATE_FILE,
+                              dict(step=step, **(self.extra_state() if self.extra_state else {})))
             fsync_tree(staged); fix_modes(staged)
             final = root/f'checkpoint-{step}'
             if final.exists(): shutil.rmtree(final)
@@ -62,8 +65,11 @@ def prune_checkpoints(root, keep_best:int=2) -> list:
     cks = list_checkpoints(root)
     if len(cks) <= 1: return []
     states = {s: checkpoint_state(d) for s, d in cks}
-    scored = sorted((st['eval_loss'], s) for s, st in states.items() if isinstance(st.get('eval_loss'), (int, float)) and math.isfinite(st['eval_loss']))
-    keep = {cks[-1][0]} | {s for _, s in scored[:keep_best]} | {s for s, st in states.items() if st.get('boundary')}
+    scored = sorted((st['eval_loss'], s) for s, st in states.items()
+                    if isinstance(st.get('eval_loss'), (int, float))
+                    and math.isfinite(st['eval_loss']))
+    keep = {cks[-1][0]} | {s for _, s in scored[:keep_best]} | {s for s, st in states.items()
+            if st.get('boundary')}
     gone = [d for s, d in cks if s not in keep]
     for d in gone: shutil.rmtree(d, ignore_errors=True)
     return gone
@@ -71,6 +77,7 @@ def prune_checkpoints(root, keep_best:int=2) -> list:
 # %% ../nbs/03c_checkpoints.ipynb #ccba7222
 def trim_metrics_after(run_dir, step:int) -> int:
     "Drop events of steps after `step` from the run's metrics.jsonl; returns how many were dropped."
-    keep = lambda r: r.get('kind') in ('run_start',) or not isinstance(r.get('step'), int) or r['step'] <= step
+    keep = (lambda r: r.get('kind') in ('run_start',) or not isinstance(r.get('step'), int)
+            or r['step'] <= step)
     p = Path(run_dir)/'metrics.jsonl'
     return truncate_jsonl(p, keep) if p.exists() else 0

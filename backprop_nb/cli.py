@@ -29,7 +29,8 @@ def _flag(g, sec:str, f, tp, short:str|None=None):
     alias = f.metadata.get('alias')
     names = [f'--{sec}.{f.name}'] + [f'--{n}' for n in dict.fromkeys((alias, short)) if n]
     kw = dict(nargs='?', const='true') if bool in base_types(tp)[0] else {}
-    g.add_argument(*names, dest=f'{sec}.{f.name}', default=None, metavar=f.name.upper(), help=_help(f, tp), **kw)
+    g.add_argument(*names, dest=f'{sec}.{f.name}', default=None, metavar=f.name.upper(),
+                   help=_help(f, tp), **kw)
 
 # %% ../nbs/40_cli.ipynb #02007e57
 def add_config_flags(p:argparse.ArgumentParser, keys:dict|None=None, sections=SECTIONS):
@@ -72,7 +73,9 @@ def run_safely(fn, *args, **kw) -> int:
         if os.environ.get('BACKPROP_NB_DEBUG'): raise
         log = Path(os.environ.get('TMPDIR', '/tmp'))/f'backprop_nb-error-{int(time.time())}.log'
         log.write_text(traceback.format_exc())
-        print(f'error: unexpected {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ""} — this is a bug; the traceback is in {log}.', file=sys.stderr)
+        print(f'error: unexpected {type(e).__name__}: '
+              f'{str(e).splitlines()[0][:200] if str(e) else ""} — this is a bug; the traceback '
+              f'is in {log}.', file=sys.stderr)
         return 1
 
 # %% ../nbs/40_cli.ipynb #80ee1f35
@@ -91,7 +94,8 @@ def _subcommand(subs, name:str, fn, knobs, args):
 
 def parser() -> argparse.ArgumentParser:
     "The backprop-nb argument parser, built from the command registry."
-    p = _Parser(prog='backprop-nb', description='Fine-tune language models with LoRA / QLoRA, in notebooks or here.')
+    p = _Parser(prog='backprop-nb',
+                description='Fine-tune language models with LoRA / QLoRA, in notebooks or here.')
     subs = p.add_subparsers(dest='command', metavar='COMMAND')
     for name, (fn, knobs, args) in COMMANDS.items(): _subcommand(subs, name, fn, knobs, args)
     return p
@@ -127,7 +131,9 @@ def _finished(r):
     print(f'\n{r.status}: {r.step} steps, final loss {r.final_loss:.4f}, run directory {r.run_dir}')
 
 # %% ../nbs/40_cli.ipynb #ac582c7e
-@command('train', all_knobs=True, args=[_arg('config', nargs='?', default=None, help='YAML config file (flags override it)')])
+@command('train', all_knobs=True,
+         args=[_arg('config', nargs='?', default=None,
+                    help='YAML config file (flags override it)')])
 def cmd_train(a):
     "Fine-tune with LoRA from a config file and/or flags."
     from backprop_nb.train import train
@@ -156,39 +162,48 @@ def cmd_check_data(a):
     from backprop_nb.models import resolve_source, load_tokenizer
     cfg = config_from_args(a); d = cfg.data
     tok = load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path)
-    rep, _ = data_report(a.path, tok, d.max_length, d.format, d.on_bad_rows, d.duplicates, d.near_duplicates)
+    rep, _ = data_report(a.path, tok, d.max_length, d.format, d.on_bad_rows, d.duplicates,
+                         d.near_duplicates)
     print(report_markdown(rep))
     if a.out:
         out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-        (out/'data_report.md').write_text(report_markdown(rep)); report_figure(rep).savefig(out/'data_lengths.png', dpi=100)
+        (out/'data_report.md').write_text(report_markdown(rep))
+        report_figure(rep).savefig(out/'data_lengths.png', dpi=100)
         print(f'report and histogram written to {out}')
     if rep.problems and d.on_bad_rows == 'stop': raise SystemExit(2)
 
 # %% ../nbs/40_cli.ipynb #d8b54f0f
 @command('continual', all_knobs=True, args=[
-    _arg('config', nargs='?', default=None, help='YAML config file with a continual: section (flags override it)'),
-    _arg('--resume', default=None, metavar='RUN_DIR', help='continue an interrupted continual run')])
+    _arg('config', nargs='?', default=None,
+         help='YAML config file with a continual: section (flags override it)'),
+    _arg('--resume', default=None, metavar='RUN_DIR',
+         help='continue an interrupted continual run')])
 def cmd_continual(a):
     "Train one LoRA over a sequence of tasks (SLAO by default) and report the accuracy matrix."
     from backprop_nb.continual import continual, matrix_markdown
     from backprop_nb.callbacks import console_listener
-    if a.resume: r = continual(load_config(Path(a.resume)/'config.yaml'), [console_listener], root=a.resume, resume=True)
+    if a.resume:
+        r = continual(load_config(Path(a.resume)/'config.yaml'), [console_listener], root=a.resume,
+                      resume=True)
     else: r = continual(config_from_args(a, a.config), listeners=[console_listener])
     print('\n' + matrix_markdown(r.tasks, r.matrix, r.base))
     m = r.metrics
     fwt = f", FWT {m['FWT']:+.1%}" if 'FWT' in m else ''
     print(f"\n{r.method}: AA {m['AA']:.1%}, BWT {m['BWT']:+.1%}{fwt}; run directory {r.root}")
 
-@command('eval', {'eval.prompts': None, 'eval.max_new_tokens': 'max-new-tokens'}, args=[_arg('run_dir')])
+@command('eval', {'eval.prompts': None, 'eval.max_new_tokens': 'max-new-tokens'},
+         args=[_arg('run_dir')])
 def cmd_eval(a):
     "Compare base and tuned model of a run directory on held-out prompts; writes eval_report.md / .json into it."
     from backprop_nb.evaluate import evaluate_run
-    e, asked = config_from_args(a).eval, given(a, 'eval')                  # checked; unset = the run's own setting
-    c = evaluate_run(a.run_dir, e.prompts or None, e.max_new_tokens if 'eval.max_new_tokens' in asked else None)
+    # checked; unset = the run's own setting
+    e, asked = config_from_args(a).eval, given(a, 'eval')
+    c = evaluate_run(a.run_dir, e.prompts or None,
+                     e.max_new_tokens if 'eval.max_new_tokens' in asked else None)
     print(c.text())
     print(f'\nreport: {Path(a.run_dir)/"eval_report.md"} and eval_report.json')
 
-# %% ../nbs/40_cli.ipynb #b6841aab
+# %% ../nbs/40_cli.ipynb #81c243a8
 @command('export', {'export.format': 'format', 'export.dtype': 'dtype', 'export.quant': 'quant'},
          args=[_arg('run_dir'), _arg('--out', default=None, help='default: RUN_DIR/export/FORMAT')])
 def cmd_export(a):
@@ -196,12 +211,14 @@ def cmd_export(a):
     from backprop_nb.export import export_run
     x = config_from_args(a).export
     d = export_run(a.run_dir, x.format, a.out, x.dtype, x.quant)
-    print(f'exported {x.format} to {d}: ' + ', '.join(sorted(p.name for p in d.iterdir() if not p.name.startswith('.'))))
+    print(f'exported {x.format} to {d}: ' + ', '.join(sorted(p.name for p in d.iterdir()
+            if not p.name.startswith('.'))))
 
-@command('merge-adapters', {'export.merge_method': 'method', 'export.density': None}, args=[
+@command('merge-adapters', {'export.merge_method': 'method', 'export.density': 'density'}, args=[
     _arg('adapters', nargs='+', help='adapter folders or run directories'),
     _arg('--weights', default=None, help='comma-separated, one per adapter (default: equal)'),
-    _arg('--base', default=None, help='base model (default: the one recorded in the first adapter)'),
+    _arg('--base', default=None,
+         help='base model (default: the one recorded in the first adapter)'),
     _arg('--out', required=True)])
 def cmd_merge_adapters(a):
     "Merge two or more adapters (linear, TIES, DARE) into one, saved in the PEFT layout."
@@ -212,7 +229,8 @@ def cmd_merge_adapters(a):
     dirs = [adapter_of(p) for p in a.adapters]
     base = resolve_source(a.base).path if a.base else base_of(dirs[0])
     w = [float(v) for v in a.weights.split(',')] if a.weights else None
-    pm = merge_adapters(AutoModelForCausalLM.from_pretrained(base), dirs, w, x.merge_method, x.density)
+    pm = merge_adapters(AutoModelForCausalLM.from_pretrained(base), dirs, w, x.merge_method,
+                        x.density)
     print(f'merged {len(dirs)} adapters ({x.merge_method}) into {save_peft_adapter(pm, a.out)}')
 
 # %% ../nbs/40_cli.ipynb #b4901d90
@@ -224,7 +242,10 @@ def cmd_preflight(a):
     print(pf.text())
     if not pf.ok: raise SystemExit(2)
 
-@command('cost', args=[_arg('config'), _arg('--prices', default=None, help='your own price table (JSON like assets/prices.json)'),
+@command('cost',
+         args=[_arg('config'),
+               _arg('--prices', default=None,
+                    help='your own price table (JSON like assets/prices.json)'),
                        _arg('--run-dir', default=None, help='use the speed measured in this run')])
 def cmd_cost(a):
     "Estimate hours and cost of a config's run on each GPU of a price table (from a run's measured speed if given)."
@@ -235,10 +256,12 @@ def cmd_cost(a):
     samples = read_data(cfg).samples
     L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir), samples[:2000])
     arch = arch_of(cfg.model.name, cfg.model.cache_dir)
-    print(cost_table(estimate_cost(cfg, arch, float(L.mean()), len(samples), a.run_dir, load_prices(a.prices))))
+    print(cost_table(estimate_cost(cfg, arch, float(L.mean()), len(samples), a.run_dir,
+                                   load_prices(a.prices))))
 
 # %% ../nbs/40_cli.ipynb #f04bc1b0
-@command('sweep', {'sweep.trials': None, 'sweep.seed': None, 'sweep.cut_at': None, 'run.dir': 'root'},
+@command('sweep',
+         {'sweep.trials': None, 'sweep.seed': None, 'sweep.cut_at': None, 'run.dir': 'root'},
          args=[_arg('spec', help='YAML with base: and grid: or random:')])
 def cmd_sweep(a):
     "Grid or random sweep over config fields with the base model loaded once; writes a results table and loss curves."
@@ -247,32 +270,39 @@ def cmd_sweep(a):
     spec = load_mapping(a.spec, 'sweep spec', 'with base: and grid: or random: sections')
     spec = {**spec, **{k.split('.')[1]: v for k, v in given(a, 'sweep').items()}}
     r = sweep(spec, root=given(a).get('run.dir'))
-    print(r.table()); print(f'\nbest: trial {r.best()["trial"]}; results in {r.root} (results.csv, results.md, loss_curves.png)')
+    print(r.table())
+    print(f'\nbest: trial {r.best()["trial"]}; results in {r.root} (results.csv, results.md, '
+          f'loss_curves.png)')
 
 def _typed(v:str):
     "A -p value as YAML reads it (40, true, [1, 2]), numbers in e-notation included (YAML 1.1 reads 1e-4 as text)."
     import re, yaml
     try: x = yaml.safe_load(v)
     except yaml.YAMLError: return v
-    if isinstance(x, str) and re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?', x.strip()): return float(x)
+    if isinstance(x, str) and re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?', x.strip()):
+        return float(x)
     return x
 
 # %% ../nbs/40_cli.ipynb #9a31039d
-_NB_ARGS = [_arg('notebook'), _arg('--kernel', default=None, help='Jupyter kernel (default: the notebook\'s own)')]
+_NB_ARGS = [_arg('notebook'),
+            _arg('--kernel', default=None, help='Jupyter kernel (default: the notebook\'s own)')]
 
 @command('run-notebook', {'run.root': None}, args=[*_NB_ARGS,
-         _arg('-p', nargs=2, action='append', metavar=('NAME', 'VALUE'), help='a parameter (value parsed as YAML: 40, 1e-4, true, text)')])
+         _arg('-p', nargs=2, action='append', metavar=('NAME', 'VALUE'),
+              help='a parameter (value parsed as YAML: 40, 1e-4, true, text)')])
 def cmd_run_notebook(a):
     "Execute a parameterized notebook with papermill in its own run directory (parameters recorded)."
     from backprop_nb.notebook_runs import run_notebook
     params = {k: _typed(v) for k, v in (a.p or [])}
     rec = run_notebook(a.notebook, params, config_from_args(a).run.root, a.kernel, progress=True)
-    print(f'{rec["status"]} in {rec["seconds"]:.0f}s: {rec["run_dir"]}' + (f' — {rec["error"]}' if rec['error'] else ''))
+    print(f'{rec["status"]} in {rec["seconds"]:.0f}s: {rec["run_dir"]}' + (f' — {rec["error"]}'
+            if rec['error'] else ''))
     if rec['metrics']: print('metrics:', rec['metrics'])
     if rec['status'] != 'finished': raise SystemExit(1)
 
 @command('run-notebook-grid', {'run.root': None},
-         args=[*_NB_ARGS, _arg('--grid', required=True, help='YAML mapping parameters to lists of values')])
+         args=[*_NB_ARGS,
+               _arg('--grid', required=True, help='YAML mapping parameters to lists of values')])
 def cmd_run_notebook_grid(a):
     "Run a notebook once for every combination of a parameter grid (YAML) and collect one results table."
     from backprop_nb.notebook_runs import run_grid
@@ -280,7 +310,8 @@ def cmd_run_notebook_grid(a):
     print((res['dir']/'results.md').read_text())
     failed = [r for r in res['rows'] if r['status'] != 'finished']
     if failed:
-        print(f'{len(failed)} of {len(res["rows"])} runs failed (listed above); the others completed.')
+        print(f'{len(failed)} of {len(res["rows"])} runs failed (listed above); the others '
+              f'completed.')
         raise SystemExit(1)
 
 # %% ../nbs/40_cli.ipynb #b07dc3c4
@@ -295,7 +326,8 @@ def run_demo(overrides:dict|None=None, progress:bool=True, listeners=()):
     from backprop_nb.data import heldout_prompts
     cfg = demo_config(**(overrides or {}))
     r = train(cfg, listeners=listeners, progress=progress)
-    c = compare(r.model, r.tokenizer, heldout_prompts(), max_new_tokens=cfg.eval.max_new_tokens, progress=progress)
+    c = compare(r.model, r.tokenizer, heldout_prompts(), max_new_tokens=cfg.eval.max_new_tokens,
+                progress=progress)
     c.save(r.run_dir)
     return r, c
 
@@ -308,8 +340,10 @@ def cmd_demo(a):
     losses = r.losses()
     print('\n' + c.text())
     change = (losses[-1] - losses[0]) / losses[0]
-    print(f'\ntraining loss {losses[0]:.3f} → {losses[-1]:.3f} ({change:+.0%}) in {r.step} steps; total {time.time()-t0:.0f}s')
-    print(f'run directory: {r.run_dir} (adapter/, loss.png, metrics.jsonl, comparison.md, report.md)')
+    print(f'\ntraining loss {losses[0]:.3f} → {losses[-1]:.3f} ({change:+.0%}) in {r.step} steps; '
+          f'total {time.time()-t0:.0f}s')
+    print(f'run directory: {r.run_dir} (adapter/, loss.png, metrics.jsonl, comparison.md, '
+          f'report.md)')
 
 # %% ../nbs/40_cli.ipynb #9daf1656
 #| eval: false

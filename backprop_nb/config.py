@@ -18,7 +18,8 @@ import yaml
 # bitsandbytes logs a harmless "Failed to load CPU gemm_4bit_forward from kernels-community" warning when it
 # is imported on a CPU machine (by transformers, before any of our code runs). Users should not see it.
 # Its 8-bit matmul also logs "MatMul8bitLt: inputs will be cast ..." on every call (thousands of lines).
-for _name in ('bitsandbytes.backends.cpu.ops', 'bitsandbytes.autograd._functions'): logging.getLogger(_name).setLevel(logging.ERROR)
+for _name in ('bitsandbytes.backends.cpu.ops', 'bitsandbytes.autograd._functions'):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 # %% ../nbs/00_config.ipynb #b0c46472
 class ConfigError(ValueError):
@@ -42,20 +43,23 @@ _TRUE, _FALSE = {'true','yes','on','1'}, {'false','no','off','0'}
 
 def base_types(tp):
     "The non-None types an annotation allows, and whether None is allowed."
-    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    args = (typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType)
+            else (tp,))
     return tuple(a for a in args if a is not type(None)), type(None) in args
 
 def _coerce(v, tp):
     "Convert `v` to type `tp` where that is unambiguous, else raise TypeError."
     if tp is bool:
         if isinstance(v, bool): return v
-        if isinstance(v, str) and v.strip().lower() in _TRUE|_FALSE: return v.strip().lower() in _TRUE
+        if isinstance(v, str) and v.strip().lower() in _TRUE|_FALSE:
+            return v.strip().lower() in _TRUE
         if isinstance(v, int) and v in (0, 1): return bool(v)
     elif tp is int:
         if isinstance(v, bool): raise TypeError
         if isinstance(v, int): return v
         if isinstance(v, float) and v.is_integer(): return int(v)
-        if isinstance(v, str): return _coerce(float(v) if any(c in v for c in '.eE') else int(v), int)
+        if isinstance(v, str):
+            return _coerce(float(v) if any(c in v for c in '.eE') else int(v), int)
     elif tp is float:
         if isinstance(v, bool): raise TypeError
         if isinstance(v, (int, float)): return float(v)
@@ -86,8 +90,11 @@ def check_value(section, f, v, tp):
     "Coerce and range-check one field value; raise ConfigError with one sentence if it is wrong."
     tps, none_ok = base_types(tp)
     name = f'{section}.{f.name}' if section else f.name
-    def fail(): raise ConfigError(f'{name} must be {_expect(f, tps, none_ok)} (got {v!r}); fix it in the config or with --{name}.')
-    if v is None or (none_ok and isinstance(v, str) and v.strip().lower() in ('', 'none', 'null', 'auto')):
+    def fail():
+        raise ConfigError(f'{name} must be {_expect(f, tps, none_ok)} (got {v!r}); fix it in the '
+                          f'config or with --{name}.')
+    if v is None or (none_ok and isinstance(v, str)
+                     and v.strip().lower() in ('', 'none', 'null', 'auto')):
         if none_ok: return None
         fail()
     for t in tps:
@@ -101,7 +108,10 @@ def check_value(section, f, v, tp):
         hint = f' — did you mean {close[0]!r}?' if close else ''
         raise ConfigError(f'{name} must be {_expect(f, tps, none_ok)} (got {v!r}){hint}')
     if isinstance(out, (int, float)) and not isinstance(out, bool):
-        if not math.isfinite(out) or (md.get('lo') is not None and out < md['lo']) or (md.get('hi') is not None and out > md['hi']): fail()
+        if not math.isfinite(out) or (md.get('lo') is not None
+                                      and out < md['lo']) or (md.get('hi') is not None
+                                      and out > md['hi']):
+            fail()
     return out
 
 # %% ../nbs/00_config.ipynb #609ff9aa
@@ -112,7 +122,8 @@ class Section:
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
-        for f in fields(self): setattr(self, f.name, check_value(self._name, f, getattr(self, f.name), hints[f.name]))
+        for f in fields(self):
+            setattr(self, f.name, check_value(self._name, f, getattr(self, f.name), hints[f.name]))
         self.check()
 
     def check(self):
@@ -133,8 +144,10 @@ class Section:
         names = [f.name for f in fields(cls)]
         for k in d:
             if k not in names:
-                close = [f.name for f in fields(cls) if f.metadata.get('alias') == k] or difflib.get_close_matches(k, names, n=1)
-                hint = f'did you mean {cls._name}.{close[0]}?' if close else f'known fields: {", ".join(names)}.'
+                close = ([f.name for f in fields(cls) if f.metadata.get('alias') == k]
+                         or difflib.get_close_matches(k, names, n=1))
+                hint = (f'did you mean {cls._name}.{close[0]}?' if close
+                        else f'known fields: {", ".join(names)}.')
                 raise ConfigError(f'{cls._name}.{k} is not a known setting; {hint}')
         return cls(**{**(base.to_dict() if base else {}), **d})
 
@@ -143,24 +156,47 @@ class Section:
 class ModelConfig(Section):
     "Which model to load and how."
     _name: typing.ClassVar[str] = 'model'
-    name: str = knob('embedded', "Model to fine-tune: 'embedded' (SmolLM2-135M-Instruct, no network needed), a local HF folder, a .gguf file, or a hub id (online only).", alias='model')
-    dtype: str = knob('auto', "Weight dtype; 'auto' picks bf16 on Ampere+ GPUs, fp16 on older GPUs (T4), and the fastest measured on CPU.", choices=('auto','float32','bfloat16','float16'))
-    quantization: str = knob('none', "Quantize the frozen base weights: 'none' (LoRA), '4bit' NF4 or '8bit' (QLoRA, bitsandbytes).", choices=('none','4bit','8bit'))
-    double_quant: bool = knob(True, "4-bit only: also quantize the quantization constants (saves ~0.4 bits/parameter).")
-    backend: str = knob('auto', "'auto' uses unsloth when it is installed and a GPU is present, else transformers + peft.", choices=('auto','transformers','unsloth'))
-    device: str = knob('auto', "Where to train: 'auto' (CUDA if present), 'cpu' or 'cuda'.", choices=('auto','cpu','cuda'))
-    cache_dir: str = knob('', "Where the embedded model is converted and cached; empty = $BACKPROP_NB_CACHE or ~/.cache/backprop_nb.", hashed=False)
+    name: str = knob('embedded',
+                     "Model to fine-tune: 'embedded' (SmolLM2-135M-Instruct, no network needed), "
+                     "a local HF folder, a .gguf file, or a hub id (online only).", alias='model')
+    dtype: str = knob('auto',
+                      "Weight dtype; 'auto' picks bf16 on Ampere+ GPUs, fp16 on older GPUs (T4), "
+                      "and the fastest measured on CPU.",
+                      choices=('auto','float32','bfloat16','float16'))
+    quantization: str = knob('none',
+                             "Quantize the frozen base weights: 'none' (LoRA), '4bit' NF4 or "
+                             "'8bit' (QLoRA, bitsandbytes).", choices=('none','4bit','8bit'))
+    double_quant: bool = knob(True,
+                              "4-bit only: also quantize the quantization constants (saves ~0.4 "
+                              "bits/parameter).")
+    backend: str = knob('auto',
+                        "'auto' uses unsloth when it is installed and a GPU is present, else "
+                        "transformers + peft.", choices=('auto','transformers','unsloth'))
+    device: str = knob('auto', "Where to train: 'auto' (CUDA if present), 'cpu' or 'cuda'.",
+                       choices=('auto','cpu','cuda'))
+    cache_dir: str = knob('',
+                          "Where the embedded model is converted and cached; empty = "
+                          "$BACKPROP_NB_CACHE or ~/.cache/backprop_nb.", hashed=False)
 
 # %% ../nbs/00_config.ipynb #82df50a3
 @dataclass
 class LoRAConfig(Section):
     "The LoRA adapter: which modules, rank and scaling."
     _name: typing.ClassVar[str] = 'lora'
-    r: int = knob(16, "LoRA rank: size of the low-rank update (4–64 is typical).", lo=1, hi=4096, alias='rank')
-    alpha: float|None = knob(None, "LoRA alpha; the update is scaled by alpha/r (alpha/√r with rsLoRA). Empty = 2·r.", lo=0)
-    dropout: float = knob(0.0, "Dropout on the LoRA input; 0 is fastest (dropout costs ~20% of a CPU step).", lo=0, hi=0.9)
-    targets: str = knob('all-linear', "Modules to adapt: a preset (q, qv, attn, mlp, all-linear) or comma-separated module names such as q_proj,v_proj.")
-    rslora: bool = knob(False, "Rank-stabilised LoRA: scale by alpha/√r instead of alpha/r (better for high ranks).")
+    r: int = knob(16, "LoRA rank: size of the low-rank update (4–64 is typical).", lo=1, hi=4096,
+                  alias='rank')
+    alpha: float|None = knob(None,
+                             "LoRA alpha; the update is scaled by alpha/r (alpha/√r with rsLoRA). "
+                             "Empty = 2·r.", lo=0)
+    dropout: float = knob(0.0,
+                          "Dropout on the LoRA input; 0 is fastest (dropout costs ~20% of a CPU "
+                          "step).", lo=0, hi=0.9)
+    targets: str = knob('all-linear',
+                        "Modules to adapt: a preset (q, qv, attn, mlp, all-linear) or "
+                        "comma-separated module names such as q_proj,v_proj.")
+    rslora: bool = knob(False,
+                        "Rank-stabilised LoRA: scale by alpha/√r instead of alpha/r (better for "
+                        "high ranks).")
 
     @property
     def scale_alpha(self): return self.alpha if self.alpha is not None else 2.0*self.r
@@ -170,20 +206,48 @@ class LoRAConfig(Section):
 class DataConfig(Section):
     "Which data to train on and how to prepare it."
     _name: typing.ClassVar[str] = 'data'
-    path: str = knob('demo', "Training data: 'demo' (bundled), a JSONL / JSON / CSV / Parquet file, a saved `datasets` folder, a folder of such files, or several of these separated by commas (mixed).", alias='data')
-    format: str = knob('auto', "Row format; 'auto' detects it per file.", choices=('auto','messages','sharegpt','alpaca','prompt_completion','text'))
-    eval_path: str = knob('', "Held-out data for eval loss; empty = hold out eval_fraction of the training rows.")
-    eval_fraction: float = knob(0.05, "Share of training rows held out for evaluation when eval_path is empty (0 = none).", lo=0, hi=0.5)
-    max_length: int|None = knob(None, "Longest sample in tokens; empty = recommended from the data (95th percentile, capped at 2048).", lo=8, hi=1_000_000)
-    long_samples: str = knob('truncate', "Samples longer than max_length: 'truncate' them or 'split' them into chunks.", choices=('truncate','split'))
-    assistant_only: bool = knob(True, "Compute the loss on assistant replies only (and their end-of-turn token).")
-    on_bad_rows: str = knob('drop', "Malformed rows: 'drop' them with a count in the report, or 'stop' with an error.", choices=('drop','stop'))
-    duplicates: str = knob('drop', "Rows that repeat an earlier row exactly: 'drop', 'keep' or 'stop'.", choices=('drop','keep','stop'))
-    near_duplicates: str = knob('keep', "Rows nearly repeating an earlier one (word-3-gram Jaccard ≥ 0.8): 'keep' (report only), 'drop' or 'stop'.", choices=('keep','drop','stop'))
-    limit: int|None = knob(None, "Use only the first N rows (quick experiments); empty = all.", lo=1)
-    mix_weights: tuple = knob((), "With several datasets in data.path: their weights, e.g. 3,1 (empty = all 1).")
-    mix_temperature: float = knob(1.0, "Mixing temperature: dataset share ∝ weight · size^(1/T); T > 1 evens out the shares.", lo=0.01, hi=1000)
-    curriculum: str = knob('none', "Order of training samples: 'none' (shuffled), 'length' (short first), or the name of a score column (low first).")
+    path: str = knob('demo',
+                     "Training data: 'demo' (bundled), a JSONL / JSON / CSV / Parquet file, a "
+                     "saved `datasets` folder, a folder of such files, or several of these "
+                     "separated by commas (mixed).", alias='data')
+    format: str = knob('auto', "Row format; 'auto' detects it per file.",
+                       choices=('auto','messages','sharegpt','alpaca','prompt_completion','text'))
+    eval_path: str = knob('',
+                          "Held-out data for eval loss; empty = hold out eval_fraction of the "
+                          "training rows.")
+    eval_fraction: float = knob(0.05,
+                                "Share of training rows held out for evaluation when eval_path is "
+                                "empty (0 = none).", lo=0, hi=0.5)
+    max_length: int|None = knob(None,
+                                "Longest sample in tokens; empty = recommended from the data "
+                                "(95th percentile, capped at 2048).", lo=8, hi=1_000_000)
+    long_samples: str = knob('truncate',
+                             "Samples longer than max_length: 'truncate' them or 'split' them "
+                             "into chunks.", choices=('truncate','split'))
+    assistant_only: bool = knob(True,
+                                "Compute the loss on assistant replies only (and their "
+                                "end-of-turn token).")
+    on_bad_rows: str = knob('drop',
+                            "Malformed rows: 'drop' them with a count in the report, or 'stop' "
+                            "with an error.", choices=('drop','stop'))
+    duplicates: str = knob('drop',
+                           "Rows that repeat an earlier row exactly: 'drop', 'keep' or 'stop'.",
+                           choices=('drop','keep','stop'))
+    near_duplicates: str = knob('keep',
+                                "Rows nearly repeating an earlier one (word-3-gram Jaccard ≥ "
+                                "0.8): 'keep' (report only), 'drop' or 'stop'.",
+                                choices=('keep','drop','stop'))
+    limit: int|None = knob(None, "Use only the first N rows (quick experiments); empty = all.",
+                           lo=1)
+    mix_weights: tuple = knob((),
+                              "With several datasets in data.path: their weights, e.g. 3,1 (empty "
+                              "= all 1).")
+    mix_temperature: float = knob(1.0,
+                                  "Mixing temperature: dataset share ∝ weight · size^(1/T); T > 1 "
+                                  "evens out the shares.", lo=0.01, hi=1000)
+    curriculum: str = knob('none',
+                           "Order of training samples: 'none' (shuffled), 'length' (short first), "
+                           "or the name of a score column (low first).")
 
 # %% ../nbs/00_config.ipynb #8c95dece
 SCHEDULERS = ('cosine','linear','constant','constant_with_warmup','cosine_with_min_lr')
@@ -192,29 +256,61 @@ SCHEDULERS = ('cosine','linear','constant','constant_with_warmup','cosine_with_m
 class TrainConfig(Section):
     "How long and how hard to train."
     _name: typing.ClassVar[str] = 'train'
-    preset: str = knob('balanced', "Starting values for rank, batch, accumulation and steps: fast, balanced, quality, or demo (the README's CPU demo); every field stays overridable.", choices=('fast','balanced','quality','demo'), alias='preset')
-    lr: float|None = knob(None, "Peak learning rate; empty = scaled by dataset size (<1K rows 5e-4, 1K–10K 2e-4, >10K 1e-4).", lo=0, hi=1, alias='lr')
+    preset: str = knob('balanced',
+                       "Starting values for rank, batch, accumulation and steps: fast, balanced, "
+                       "quality, or demo (the README's CPU demo); every field stays overridable.",
+                       choices=('fast','balanced','quality','demo'), alias='preset')
+    lr: float|None = knob(None,
+                          "Peak learning rate; empty = scaled by dataset size (<1K rows 5e-4, "
+                          "1K–10K 2e-4, >10K 1e-4).", lo=0, hi=1, alias='lr')
     batch_size: int = knob(2, "Samples per device per micro-step.", lo=1, hi=65536)
-    grad_accum: int = knob(8, "Micro-steps accumulated per optimizer step (effective batch = batch_size × grad_accum × processes).", lo=1, hi=65536)
-    max_steps: int = knob(100, "Optimizer steps; 0 = train for `epochs` over the data instead.", lo=0, hi=10_000_000, alias='steps')
+    grad_accum: int = knob(8,
+                           "Micro-steps accumulated per optimizer step (effective batch = "
+                           "batch_size × grad_accum × processes).", lo=1, hi=65536)
+    max_steps: int = knob(100, "Optimizer steps; 0 = train for `epochs` over the data instead.",
+                          lo=0, hi=10_000_000, alias='steps')
     epochs: float = knob(1.0, "Passes over the data when max_steps is 0.", lo=0.001, hi=10_000)
-    warmup_ratio: float = knob(0.05, "Share of the steps spent warming the LR up from 0.", lo=0, hi=0.5)
+    warmup_ratio: float = knob(0.05, "Share of the steps spent warming the LR up from 0.", lo=0,
+                               hi=0.5)
     scheduler: str = knob('cosine', "LR schedule after warm-up.", choices=SCHEDULERS)
-    min_lr_ratio: float = knob(0.1, "Floor of the cosine schedule as a share of the peak LR (0 = decay to zero).", lo=0, hi=1)
+    min_lr_ratio: float = knob(0.1,
+                               "Floor of the cosine schedule as a share of the peak LR (0 = decay "
+                               "to zero).", lo=0, hi=1)
     weight_decay: float = knob(0.0, "AdamW weight decay on the LoRA weights.", lo=0, hi=1)
-    max_grad_norm: float = knob(1.0, "Clip the gradient norm to this value (0 = no clipping).", lo=0)
-    optimizer: str = knob('adamw_torch', "Optimizer (transformers name).", choices=('adamw_torch','adamw_torch_fused','adamw_bnb_8bit','adafactor','sgd'))
+    max_grad_norm: float = knob(1.0, "Clip the gradient norm to this value (0 = no clipping).",
+                                lo=0)
+    optimizer: str = knob('adamw_torch', "Optimizer (transformers name).",
+                          choices=('adamw_torch','adamw_torch_fused','adamw_bnb_8bit','adafactor','sgd'))
     seed: int = knob(42, "Random seed for LoRA init, data order and dropout.", lo=0, hi=2**32-1)
     eval_steps: int = knob(0, "Evaluate every N steps; 0 = about 5 times per run.", lo=0)
-    save_steps: int = knob(0, "Checkpoint every N steps; 0 = about 4 times per run (and always at the end).", lo=0)
-    order: str = knob('grouped', "How batches are drawn each epoch: 'grouped' (shuffled, similar lengths batched together: least padding), 'random', or 'sequential' (file order; a curriculum implies it).", choices=('grouped','random','sequential'))
-    keep_best: int = knob(2, "Checkpoints kept by eval loss (plus the final one and run boundaries).", lo=1, hi=1000)
-    grad_checkpointing: str = knob('auto', "Recompute activations in backward to save memory: 'auto' (on for GPUs with quantization, off on CPU where it only costs time), 'on' or 'off'.", choices=('auto','on','off'))
-    early_stop_patience: int = knob(0, "Stop after this many evals without improvement (0 = never).", lo=0)
-    early_stop_threshold: float = knob(0.0, "Smallest eval-loss drop that counts as an improvement.", lo=0)
-    temperature: float = knob(1.0, "Training temperature: cross-entropy on logits / τ (1 = standard).", lo=0.05, hi=20)
-    label_smoothing: float = knob(0.0, "Label smoothing of the cross-entropy targets.", lo=0, hi=0.5)
-    spike_factor: float = knob(3.0, "Flag a loss spike when the loss exceeds this many times the rolling median.", lo=1)
+    save_steps: int = knob(0,
+                           "Checkpoint every N steps; 0 = about 4 times per run (and always at "
+                           "the end).", lo=0)
+    order: str = knob('grouped',
+                      "How batches are drawn each epoch: 'grouped' (shuffled, similar lengths "
+                      "batched together: least padding), 'random', or 'sequential' (file order; a "
+                      "curriculum implies it).", choices=('grouped','random','sequential'))
+    keep_best: int = knob(2,
+                          "Checkpoints kept by eval loss (plus the final one and run boundaries).",
+                          lo=1, hi=1000)
+    grad_checkpointing: str = knob('auto',
+                                   "Recompute activations in backward to save memory: 'auto' (on "
+                                   "for GPUs with quantization, off on CPU where it only costs "
+                                   "time), 'on' or 'off'.", choices=('auto','on','off'))
+    early_stop_patience: int = knob(0,
+                                    "Stop after this many evals without improvement (0 = never).",
+                                    lo=0)
+    early_stop_threshold: float = knob(0.0,
+                                       "Smallest eval-loss drop that counts as an improvement.",
+                                       lo=0)
+    temperature: float = knob(1.0,
+                              "Training temperature: cross-entropy on logits / τ (1 = standard).",
+                              lo=0.05, hi=20)
+    label_smoothing: float = knob(0.0, "Label smoothing of the cross-entropy targets.", lo=0,
+                                  hi=0.5)
+    spike_factor: float = knob(3.0,
+                               "Flag a loss spike when the loss exceeds this many times the "
+                               "rolling median.", lo=1)
 
     @property
     def effective_batch(self): return self.batch_size * self.grad_accum
@@ -224,14 +320,20 @@ class TrainConfig(Section):
 class RunConfig(Section):
     "Where the run writes its artifacts."
     _name: typing.ClassVar[str] = 'run'
-    name: str = knob('run', "Run name; the run directory is <root>/<name>-<time> unless `dir` is given.", hashed=False)
+    name: str = knob('run',
+                     "Run name; the run directory is <root>/<name>-<time> unless `dir` is given.",
+                     hashed=False)
     root: str = knob('runs', "Folder that holds run directories.", hashed=False, alias='root')
-    dir: str = knob('', "Exact run directory to use (must not hold an earlier run); empty = <root>/<name>-<time>.", hashed=False, alias='run-dir')
+    dir: str = knob('',
+                    "Exact run directory to use (must not hold an earlier run); empty = "
+                    "<root>/<name>-<time>.", hashed=False, alias='run-dir')
 
     def check(self):
         for k in ('name',):
             bad = set(getattr(self, k)) & set('/\\:*?"<>|')
-            if bad: raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got {getattr(self, k)!r}); use letters, digits, - and _.')
+            if bad:
+                raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
+                                  f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
 # %% ../nbs/00_config.ipynb #4572f86d
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
@@ -240,19 +342,38 @@ CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 class ContinualConfig(Section):
     "Continual learning: one LoRA across a sequence of tasks, or successive runs over one dataset."
     _name: typing.ClassVar[str] = 'continual'
-    tasks: tuple = knob((), "Task datasets in training order (paths or bundled:NAME); empty = successive chunks of data.path (see runs).")
-    eval_sets: tuple = knob((), "Held-out prompt/answer JSONL files, one per task in the same order; empty = bundled held-out sets, else held-out token accuracy.")
-    runs: int = knob(1, "Without tasks: split data.path into this many successive runs (multi-run).", lo=1, hi=10_000)
-    method: str = knob('slao', "slao (merge, orthogonal init from the last fine-tuned LoRA), sequential (one LoRA trained on), fresh (new LoRA per task), slao_no_orth, slao_last_merge.", choices=CL_METHODS)
-    curve: str = knob('sqrt', "Merge scale λ(i): sqrt 1/√i (paper), linear 1/i, log 1/log(i+1), constant.", choices=('sqrt','linear','log','constant'))
+    tasks: tuple = knob((),
+                        "Task datasets in training order (paths or bundled:NAME); empty = "
+                        "successive chunks of data.path (see runs).")
+    eval_sets: tuple = knob((),
+                            "Held-out prompt/answer JSONL files, one per task in the same order; "
+                            "empty = bundled held-out sets, else held-out token accuracy.")
+    runs: int = knob(1,
+                     "Without tasks: split data.path into this many successive runs (multi-run).",
+                     lo=1, hi=10_000)
+    method: str = knob('slao',
+                       "slao (merge, orthogonal init from the last fine-tuned LoRA), sequential "
+                       "(one LoRA trained on), fresh (new LoRA per task), slao_no_orth, "
+                       "slao_last_merge.", choices=CL_METHODS)
+    curve: str = knob('sqrt',
+                      "Merge scale λ(i): sqrt 1/√i (paper), linear 1/i, log 1/log(i+1), constant.",
+                      choices=('sqrt','linear','log','constant'))
     constant: float = knob(0.5, "λ for the constant curve.", lo=0, hi=1)
     floor: float = knob(0.0, "Smallest λ allowed (0 = no floor, as in the paper).", lo=0, hi=1)
     adaptive: bool = knob(False, "Ours, off by default: scale λ by (1 − ½·cos(new B, merged B)).")
-    layer_scales: str = knob('', "Ours, off by default: λ multipliers for thirds of the depth, e.g. early=0.5,middle=1,late=1.5.")
-    lr_decay: float = knob(1.0, "LR of run i = LR × lr_decay^(i−1) (1 = same LR every run).", lo=0.01, hi=1)
+    layer_scales: str = knob('',
+                             "Ours, off by default: λ multipliers for thirds of the depth, e.g. "
+                             "early=0.5,middle=1,late=1.5.")
+    lr_decay: float = knob(1.0, "LR of run i = LR × lr_decay^(i−1) (1 = same LR every run).",
+                           lo=0.01, hi=1)
     lrs: tuple = knob((), "Explicit LR per run (overrides lr_decay).")
-    replay: float = knob(0.0, "Share of each run's samples drawn from earlier tasks (experience replay).", lo=0, hi=1)
-    replay_strategy: str = knob('recent', "Which earlier samples to replay: recent (last task first), random, or hard (highest loss in their run).", choices=('recent','random','hard'))
+    replay: float = knob(0.0,
+                         "Share of each run's samples drawn from earlier tasks (experience "
+                         "replay).", lo=0, hi=1)
+    replay_strategy: str = knob('recent',
+                                "Which earlier samples to replay: recent (last task first), "
+                                "random, or hard (highest loss in their run).",
+                                choices=('recent','random','hard'))
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
     eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
 
@@ -261,9 +382,12 @@ class ContinualConfig(Section):
 class EvalConfig(Section):
     "How held-out prompts are scored (the demo, `eval`, continual scoring)."
     _name: typing.ClassVar[str] = 'eval'
-    max_new_tokens: int = knob(24, "Longest answer generated for a held-out prompt (greedy).", lo=1, hi=4096,
+    max_new_tokens: int = knob(24, "Longest answer generated for a held-out prompt (greedy).", lo=1,
+                               hi=4096,
                                hashed=False)
-    prompts: str = knob('', "JSONL of {\"prompt\": ..., \"answer\": ...}; empty = the bundled held-out set of the run's data.",
+    prompts: str = knob('',
+                        "JSONL of {\"prompt\": ..., \"answer\": ...}; empty = the bundled "
+                        "held-out set of the run's data.",
                         hashed=False, alias='prompts')
 
 # %% ../nbs/00_config.ipynb #b21002ef
@@ -274,59 +398,103 @@ MERGE_METHODS = ('linear', 'ties', 'dare', 'dare_ties')
 class ExportConfig(Section):
     "How a trained run is exported and how adapters are merged."
     _name: typing.ClassVar[str] = 'export'
-    format: str = knob('merged', "What to write: 'merged' (base + LoRA in one model), 'adapter' (PEFT layout) or 'gguf'.",
+    format: str = knob('merged',
+                       "What to write: 'merged' (base + LoRA in one model), 'adapter' (PEFT "
+                       "layout) or 'gguf'.",
                        choices=('merged', 'adapter', 'gguf'), hashed=False)
-    dtype: str = knob('float16', "Dtype of a merged model.", choices=('float16', 'bfloat16', 'float32'), hashed=False)
+    dtype: str = knob('float16', "Dtype of a merged model.",
+                      choices=('float16', 'bfloat16', 'float32'), hashed=False)
     quant: str = knob('f16', "GGUF tensor type.", choices=GGUF_TYPES, hashed=False)
-    merge_method: str = knob('linear', "How `merge-adapters` combines adapters: linear, ties, dare or dare_ties.",
+    merge_method: str = knob('linear',
+                             "How `merge-adapters` combines adapters: linear, ties, dare or "
+                             "dare_ties.",
                              choices=MERGE_METHODS, hashed=False, alias='method')
-    density: float = knob(0.5, "TIES / DARE: share of each adapter's update that is kept.", lo=0.01, hi=1.0, hashed=False)
+    density: float = knob(0.5, "TIES / DARE: share of each adapter's update that is kept.", lo=0.01,
+                          hi=1.0, hashed=False)
 
 # %% ../nbs/00_config.ipynb #b2dc0f82
 @dataclass
 class ProgressiveConfig(Section):
     "A progressive stack-by-stack build."
     _name: typing.ClassVar[str] = 'progressive'
-    corpus: str = knob('pydoc', "Text to train on: 'pydoc' (Python's own documentation topics, shipped with Python) or a .txt / .md file.")
-    seq_len: int = knob(128, "Tokens per training block (byte-level tokenizer: one byte, one token).", lo=8, hi=8192)
+    corpus: str = knob('pydoc',
+                       "Text to train on: 'pydoc' (Python's own documentation topics, shipped "
+                       "with Python) or a .txt / .md file.")
+    seq_len: int = knob(128,
+                        "Tokens per training block (byte-level tokenizer: one byte, one token).",
+                        lo=8, hi=8192)
     d_model: int = knob(128, "Hidden size.", lo=8, hi=8192)
     heads: int = knob(4, "Attention heads.", lo=1, hi=128)
     d_ff: int = knob(384, "MLP size.", lo=8, hi=32768)
     blocks_per_stack: int = knob(2, "Decoder blocks in each stack.", lo=1, hi=64)
     max_stacks: int = knob(4, "Stacks to grow.", lo=1, hi=64)
-    building: str = knob('append', "Where a new stack goes: 'append' (on top) or 'prepend' (right after the embeddings).", choices=('append', 'prepend'))
-    trunk: str = knob('frozen', "The stacks already trained: 'frozen' (nothing trains) or 'lora' (only their LoRA adapters train).", choices=('frozen', 'lora'))
-    stack_lora: bool = knob(True, "Give each stack its own LoRA when created (trained once the stack is in a LoRA trunk).")
+    building: str = knob('append',
+                         "Where a new stack goes: 'append' (on top) or 'prepend' (right after the "
+                         "embeddings).", choices=('append', 'prepend'))
+    trunk: str = knob('frozen',
+                      "The stacks already trained: 'frozen' (nothing trains) or 'lora' (only "
+                      "their LoRA adapters train).", choices=('frozen', 'lora'))
+    stack_lora: bool = knob(True,
+                            "Give each stack its own LoRA when created (trained once the stack is "
+                            "in a LoRA trunk).")
     rank: int = knob(8, "Rank of the stack LoRA (see rank_pattern).", lo=1, hi=1024)
     alpha: float = knob(16.0, "Alpha of the stack LoRA.", lo=0)
-    rank_pattern: str = knob('simplified', "Stack LoRA ranks: simplified (all `rank`), progressive (rank × 2^stack), variable (from `ranks`).", choices=('simplified', 'progressive', 'variable'))
+    rank_pattern: str = knob('simplified',
+                             "Stack LoRA ranks: simplified (all `rank`), progressive (rank × "
+                             "2^stack), variable (from `ranks`).",
+                             choices=('simplified', 'progressive', 'variable'))
     ranks: tuple = knob((), "Per-stack ranks for rank_pattern=variable, e.g. 4,8,16,32.")
-    trunk_rank: int = knob(4, "Rank of the progressive LoRA added to the whole trunk when a stack arrives (trunk=lora).", lo=1, hi=1024)
+    trunk_rank: int = knob(4,
+                           "Rank of the progressive LoRA added to the whole trunk when a stack "
+                           "arrives (trunk=lora).", lo=1, hi=1024)
     trunk_alpha: float = knob(8.0, "Alpha of the progressive trunk LoRA.", lo=0)
-    precision: tuple = knob((), "Precision of each stack once it is in the trunk: fp32, bf16, fp16 or 4bit (default fp32), e.g. fp32,bf16,4bit.")
-    cache: str = knob('memory', "Trunk activations for the new stack: 'memory', 'disk' (in the run folder) or 'none' (recompute every step).", choices=('memory', 'disk', 'none'))
-    objective: str = knob('clm', "clm (next token), mlm (masked tokens) or custom (targets supplied with the data).", choices=('clm', 'mlm', 'custom'))
+    precision: tuple = knob((),
+                            "Precision of each stack once it is in the trunk: fp32, bf16, fp16 or "
+                            "4bit (default fp32), e.g. fp32,bf16,4bit.")
+    cache: str = knob('memory',
+                      "Trunk activations for the new stack: 'memory', 'disk' (in the run folder) "
+                      "or 'none' (recompute every step).", choices=('memory', 'disk', 'none'))
+    objective: str = knob('clm',
+                          "clm (next token), mlm (masked tokens) or custom (targets supplied with "
+                          "the data).", choices=('clm', 'mlm', 'custom'))
     mask_rate: float = knob(0.15, "MLM: share of tokens masked (without time).", lo=0.0, hi=1.0)
-    time: str = knob('none', "Diffusion-style masking: 'none', 'input' (time sampled per batch, embedded and added) or 'depth' (time fixed by the stack index).", choices=('none', 'input', 'depth'))
-    time_embedding: str = knob('sinusoidal', "Time as input: sinusoidal or learned embedding.", choices=('sinusoidal', 'learned'))
+    time: str = knob('none',
+                     "Diffusion-style masking: 'none', 'input' (time sampled per batch, embedded "
+                     "and added) or 'depth' (time fixed by the stack index).",
+                     choices=('none', 'input', 'depth'))
+    time_embedding: str = knob('sinusoidal', "Time as input: sinusoidal or learned embedding.",
+                               choices=('sinusoidal', 'learned'))
     time_steps: int = knob(100, "Number of discrete time steps.", lo=1, hi=100_000)
-    depth_mapping: str = knob('linear', "Time as depth: how the stack index maps to time (linear or exponential).", choices=('linear', 'exponential'))
+    depth_mapping: str = knob('linear',
+                              "Time as depth: how the stack index maps to time (linear or "
+                              "exponential).", choices=('linear', 'exponential'))
     steps_per_stack: int = knob(100, "Optimizer steps for each new stack.", lo=1)
     batch_size: int = knob(16, "Blocks per step.", lo=1)
     lr: float = knob(1e-3, "AdamW learning rate.", lo=0, hi=1)
     seed: int = knob(0, "Seed for weights, data order and masks.", lo=0)
 
     def check(self):
-        if self.d_model % self.heads: raise ConfigError(f'progressive.d_model ({self.d_model}) must be a multiple of progressive.heads ({self.heads}).')
+        if self.d_model % self.heads:
+            raise ConfigError(f'progressive.d_model ({self.d_model}) must be a multiple of '
+                              f'progressive.heads ({self.heads}).')
         if self.rank_pattern == 'variable' and len(self.ranks) < self.max_stacks:
-            raise ConfigError(f'progressive.ranks gives {len(self.ranks)} ranks for {self.max_stacks} stacks; give one per stack or another rank_pattern.')
+            raise ConfigError(f'progressive.ranks gives {len(self.ranks)} ranks for '
+                              f'{self.max_stacks} stacks; give one per stack or another '
+                              f'rank_pattern.')
         bad = [p for p in self.precision if p not in ('fp32', 'bf16', 'fp16', '4bit')]
-        if bad: raise ConfigError(f'progressive.precision has {bad[0]!r}; use fp32, bf16, fp16 or 4bit per stack.')
-        if self.cache != 'none' and self.trunk == 'lora': raise ConfigError("progressive.cache needs a frozen trunk (a LoRA trunk changes its outputs every step); set progressive.cache to none or progressive.trunk to frozen.")
+        if bad:
+            raise ConfigError(f'progressive.precision has {bad[0]!r}; use fp32, bf16, fp16 or '
+                              f'4bit per stack.')
+        if self.cache != 'none' and self.trunk == 'lora':
+            raise ConfigError("progressive.cache needs a frozen trunk (a LoRA trunk changes its "
+                              "outputs every step); set progressive.cache to none or "
+                              "progressive.trunk to frozen.")
 
 # %% ../nbs/00_config.ipynb #5fd7a18a
-SECTIONS = dict(model=ModelConfig, lora=LoRAConfig, data=DataConfig, train=TrainConfig, run=RunConfig,
-                continual=ContinualConfig, eval=EvalConfig, export=ExportConfig, progressive=ProgressiveConfig)
+SECTIONS = dict(model=ModelConfig, lora=LoRAConfig, data=DataConfig, train=TrainConfig,
+                run=RunConfig,
+                continual=ContinualConfig, eval=EvalConfig, export=ExportConfig,
+                progressive=ProgressiveConfig)
 
 def _section(cls): return field(default_factory=cls)
 
@@ -348,10 +516,13 @@ class Config:
 # %% ../nbs/00_config.ipynb #49c79a33
 PRESETS = {
     'fast':     {'lora.r': 8,  'train.batch_size': 2, 'train.grad_accum': 4, 'train.max_steps': 50},
-    'balanced': {'lora.r': 16, 'train.batch_size': 2, 'train.grad_accum': 8, 'train.max_steps': 100},
-    'quality':  {'lora.r': 32, 'train.batch_size': 4, 'train.grad_accum': 8, 'train.max_steps': 200},
+    'balanced': {'lora.r': 16, 'train.batch_size': 2, 'train.grad_accum': 8,
+                 'train.max_steps': 100},
+    'quality':  {'lora.r': 32, 'train.batch_size': 4, 'train.grad_accum': 8,
+                 'train.max_steps': 200},
     'demo':     {'lora.r': 16, 'train.batch_size': 8, 'train.grad_accum': 1, 'train.max_steps': 80,
-                 'data.path': 'demo', 'data.eval_fraction': 0.05, 'run.name': 'demo', 'eval.max_new_tokens': 16},
+                 'data.path': 'demo', 'data.eval_fraction': 0.05, 'run.name': 'demo',
+                 'eval.max_new_tokens': 16},
 }
 
 # %% ../nbs/00_config.ipynb #813bd880
@@ -361,14 +532,18 @@ def _split_key(key:str):
         sec, name = key.split('.', 1)
         if sec not in SECTIONS:
             close = difflib.get_close_matches(sec, list(SECTIONS), n=1)
-            raise ConfigError(f'{key!r} names no config section; sections are {", ".join(SECTIONS)}' + (f' (did you mean {close[0]}?)' if close else '') + '.')
+            raise ConfigError(f'{key!r} names no config section; sections are '
+                              f'{", ".join(SECTIONS)}' + (f' (did you mean {close[0]}?)' if close
+                                                          else '') + '.')
         return sec, name
     k = key.replace('-', '_')
     every = [(s, f) for s, cls in SECTIONS.items() for f in fields(cls)]
     hits = [(s, f.name) for s, f in every if (f.metadata.get('alias') or '').replace('-', '_') == k]
     hits = hits or [(s, f.name) for s, f in every if f.name == k]
     if len(hits) == 1: return hits[0]
-    if hits: raise ConfigError(f'{key!r} is ambiguous ({", ".join(".".join(h) for h in hits)}); write it as section.field.')
+    if hits:
+        raise ConfigError(f'{key!r} is ambiguous ({", ".join(".".join(h) for h in hits)}); write '
+                          f'it as section.field.')
     raise ConfigError(f'{key!r} is not a known setting; write it as section.field, e.g. train.lr.')
 
 def flat_to_nested(flat:dict):
@@ -382,7 +557,9 @@ def flat_to_nested(flat:dict):
 # %% ../nbs/00_config.ipynb #89e3a7ea
 def _field_problems(sec:str, vals:dict):
     "(valid settings, problems) of one section's raw settings."
-    cls = SECTIONS[sec]; hints = typing.get_type_hints(cls); known = {f.name: f for f in fields(cls)}
+    cls = SECTIONS[sec]
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
     valid, probs = {}, []
     for k, v in vals.items():
         if k not in known: probs.append(f'{sec}.{k} is not a known setting.'); continue
@@ -395,24 +572,29 @@ def check_fields(raw:dict) -> tuple:
     valid, probs = {}, []
     for sec, vals in (raw or {}).items():
         if sec not in SECTIONS:
-            probs.append(f'{sec!r} is not a config section; sections are {", ".join(SECTIONS)}.'); continue
-        if not isinstance(vals, dict): probs.append(f'{sec} must be a mapping of settings.'); continue
+            probs.append(f'{sec!r} is not a config section; sections are {", ".join(SECTIONS)}.')
+            continue
+        if not isinstance(vals, dict):
+            probs.append(f'{sec} must be a mapping of settings.'); continue
         ok, bad = _field_problems(sec, vals)
         if ok: valid[sec] = ok
         probs += bad
     return valid, probs
 
 # %% ../nbs/00_config.ipynb #15ff0f0b
-def make_config(d:dict|None=None, # nested {'section': {...}} and/or flat {'section.field': v} settings
+# nested {'section': {...}} and/or flat {'section.field': v} settings
+def make_config(d:dict|None=None,
                 **flat, # more flat settings, e.g. lr=1e-4 or **{'lora.r': 8}
                ) -> Config:
     "Build a Config: the preset's values first, then every explicit setting on top."
     d = dict(d or {})
     nested = {k: dict(v or {}) for k, v in d.items() if k in SECTIONS}
     rest = {k: v for k, v in d.items() if k not in SECTIONS}
-    for sec, vals in flat_to_nested({**rest, **flat}).items(): nested.setdefault(sec, {}).update(vals)
+    for sec, vals in flat_to_nested({**rest, **flat}).items():
+        nested.setdefault(sec, {}).update(vals)
     for sec in nested:
-        if not isinstance(nested[sec], dict): raise ConfigError(f'{sec} must be a mapping of settings (got {nested[sec]!r}).')
+        if not isinstance(nested[sec], dict):
+            raise ConfigError(f'{sec} must be a mapping of settings (got {nested[sec]!r}).')
     preset = nested.get('train', {}).get('preset', TrainConfig().preset)
     if preset not in PRESETS: TrainConfig(preset=preset)  # raises the one-sentence error
     merged = flat_to_nested(PRESETS[preset])
@@ -433,15 +615,20 @@ def _plain(v): return list(v) if isinstance(v, tuple) else v
 
 def config_to_yaml(cfg:Config) -> str:
     "The config as YAML, one section per block."
-    return yaml.safe_dump({s: {k: _plain(v) for k, v in d.items()} for s, d in cfg.to_dict().items()}, sort_keys=False)
+    return yaml.safe_dump({s: {k: _plain(v) for k, v in d.items()}
+                           for s, d in cfg.to_dict().items()}, sort_keys=False)
 
 def config_from_yaml(text:str, source:str='config') -> Config:
     "Parse YAML text into a Config; errors name `source`."
     try: d = yaml.safe_load(text) or {}
     except yaml.YAMLError as e:
         line = getattr(getattr(e, 'problem_mark', None), 'line', None)
-        raise ConfigError(f'{source} is not valid YAML' + (f' (line {line+1})' if line is not None else '') + '; check its indentation and colons.') from None
-    if not isinstance(d, dict): raise ConfigError(f'{source} must hold a mapping of sections such as "train:" (got {type(d).__name__}).')
+        raise ConfigError(f'{source} is not valid YAML' + (f' (line {line+1})' if line is not None
+                                                           else '') + '; check its indentation '
+                                                           'and colons.') from None
+    if not isinstance(d, dict):
+        raise ConfigError(f'{source} must hold a mapping of sections such as "train:" (got '
+                          f'{type(d).__name__}).')
     return make_config(d)
 
 def save_config(cfg:Config, path): Path(path).write_text(config_to_yaml(cfg))
@@ -449,7 +636,8 @@ def save_config(cfg:Config, path): Path(path).write_text(config_to_yaml(cfg))
 def load_config(path) -> Config:
     "Read a YAML (or JSON) config file."
     p = Path(path)
-    if not p.is_file(): raise ConfigError(f'config file {p} does not exist; pass the path of a YAML file.')
+    if not p.is_file():
+        raise ConfigError(f'config file {p} does not exist; pass the path of a YAML file.')
     return config_from_yaml(p.read_text(encoding='utf-8-sig'), source=str(p))
 
 # %% ../nbs/00_config.ipynb #1a5f70cd
@@ -457,7 +645,8 @@ def config_hash(cfg:Config, n:int=12) -> str:
     "A stable hash of everything that changes results (run names and paths excluded)."
     d = {s: {f.name: _plain(getattr(getattr(cfg, s), f.name)) for f in fields(getattr(cfg, s))
              if f.metadata.get('hashed', True)} for s in SECTIONS}
-    d = {s: v for s, v in d.items() if v}      # sections with nothing that changes results (eval, export) are left out
+    # sections with nothing that changes results (eval, export) are left out
+    d = {s: v for s, v in d.items() if v}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:n]
 
 # %% ../nbs/00_config.ipynb #4cc4bf43
@@ -474,19 +663,22 @@ def load_mapping(src, what:str, hint:str) -> dict:
     "A YAML file (or an already-loaded dict) that must be a mapping; `what` and `hint` word the error."
     if isinstance(src, (str, Path)):
         p = Path(src)
-        if not p.is_file(): raise ConfigError(f'{what} {p} does not exist; pass a YAML file {hint}.')
+        if not p.is_file():
+            raise ConfigError(f'{what} {p} does not exist; pass a YAML file {hint}.')
         try: src = yaml.safe_load(p.read_text(encoding='utf-8-sig')) or {}
         except yaml.YAMLError as e:
             line = getattr(getattr(e, 'problem_mark', None), 'line', None)
             at = f' (line {line + 1})' if line is not None else ''
-            raise ConfigError(f'{what} {p} is not valid YAML{at}; check its indentation and colons.') from None
+            raise ConfigError(f'{what} {p} is not valid YAML{at}; check its indentation and '
+                              f'colons.') from None
     if not isinstance(src, dict): raise ConfigError(f'a {what} must be a YAML mapping {hint}.')
     return src
 
 def expand_grid(grid:dict) -> list:
     "Every combination of a {name: [values]} grid (batches of notebook runs, sweeps)."
     if not grid or not all(isinstance(v, list) and v for v in grid.values()):
-        raise ConfigError('a grid maps each name to a non-empty list of values, e.g. steps: [20, 40].')
+        raise ConfigError('a grid maps each name to a non-empty list of values, e.g. steps: [20, '
+                          '40].')
     return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
 
 # %% ../nbs/00_config.ipynb #083f5504
@@ -496,7 +688,9 @@ class SweepConfig(Section):
     _name: typing.ClassVar[str] = 'sweep'
     trials: int = knob(6, "Random sweeps: trials drawn per grid point.", lo=1, hi=10_000)
     seed: int = knob(0, "Random sweeps: seed of the draws.", lo=0)
-    cut_at: float = knob(0.5, "Early cut: at this share of the steps, stop a trial whose loss is above the median of the earlier trials there (0 = never cut).", lo=0, hi=1)
+    cut_at: float = knob(0.5,
+                         "Early cut: at this share of the steps, stop a trial whose loss is above "
+                         "the median of the earlier trials there (0 = never cut).", lo=0, hi=1)
 
     @classmethod
     def from_spec(cls, spec:dict):

@@ -30,12 +30,17 @@ class Task:
     name: str
     samples: list
     prompts: list = field(default_factory=list)        # [(prompt, answer)] scored by exact match
-    eval_samples: list = field(default_factory=list)   # scored by token accuracy when there are no prompts
+    # scored by token accuracy when there are no prompts
+    eval_samples: list = field(default_factory=list)
 
 def _read_prompts(path) -> list:
-    rows = [json.loads(l) for l in Path(path).read_text(encoding='utf-8-sig').splitlines() if l.strip()]
-    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r, dict) or 'prompt' not in r or 'answer' not in r]
-    if bad: raise DataError(f'{path} line {bad[0]} needs "prompt" and "answer" fields; an eval set is JSONL of {{"prompt": ..., "answer": ...}}.')
+    rows = [json.loads(l) for l in Path(path).read_text(encoding='utf-8-sig').splitlines()
+            if l.strip()]
+    bad = [i for i, r in enumerate(rows, 1) if not isinstance(r, dict) or 'prompt' not in r
+           or 'answer' not in r]
+    if bad:
+        raise DataError(f'{path} line {bad[0]} needs "prompt" and "answer" fields; an eval set is '
+                        f'JSONL of {{"prompt": ..., "answer": ...}}.')
     return [(r['prompt'], r['answer']) for r in rows]
 
 def _task_name(spec:str) -> str:
@@ -45,20 +50,27 @@ def load_tasks(cfg:Config) -> list:
     "The tasks a continual run will train on, in order (data problems raise before anything is written)."
     cc, d = cfg.continual, cfg.data
     if cc.eval_sets and len(cc.eval_sets) != len(cc.tasks):
-        raise ConfigError(f'continual.eval_sets has {len(cc.eval_sets)} files for {len(cc.tasks)} tasks; give one per task, or none.')
+        raise ConfigError(f'continual.eval_sets has {len(cc.eval_sets)} files for {len(cc.tasks)} '
+                          f'tasks; give one per task, or none.')
     if cc.tasks:
         out = []
         for k, spec in enumerate(cc.tasks):
             samples = load_samples(spec, d.format, d.on_bad_rows, d.limit).samples
             name = _task_name(spec)
-            prompts = _read_prompts(cc.eval_sets[k]) if cc.eval_sets else (heldout_prompts(name) if spec.startswith('bundled:') else [])
-            tr, ev = (samples, []) if prompts else split_eval(samples, max(d.eval_fraction, 0.05), cfg.train.seed)
+            prompts = (_read_prompts(cc.eval_sets[k]) if cc.eval_sets
+                       else (heldout_prompts(name) if spec.startswith('bundled:') else []))
+            tr, ev = (samples, []) if prompts else split_eval(samples, max(d.eval_fraction, 0.05),
+                    cfg.train.seed)
             out.append(Task(name, tr, prompts, ev))
         return out
-    if cc.runs < 2: raise ConfigError('a continual run needs continual.tasks (two or more datasets) or continual.runs ≥ 2 chunks of data.path.')
+    if cc.runs < 2:
+        raise ConfigError('a continual run needs continual.tasks (two or more datasets) or '
+                          'continual.runs ≥ 2 chunks of data.path.')
     samples = load_samples(d.path, d.format, d.on_bad_rows, d.limit).samples
     n = len(samples) // cc.runs
-    if n < 2: raise ConfigError(f'data.path has {len(samples)} samples, too few for {cc.runs} runs; lower continual.runs.')
+    if n < 2:
+        raise ConfigError(f'data.path has {len(samples)} samples, too few for {cc.runs} runs; '
+                          f'lower continual.runs.')
     out = []
     for k in range(cc.runs):
         chunk = samples[k*n:(k+1)*n] if k < cc.runs - 1 else samples[k*n:]
@@ -67,7 +79,8 @@ def load_tasks(cfg:Config) -> list:
     return out
 
 # %% ../nbs/06_continual.ipynb #ed651f00
-def replay_samples(earlier:list, n:int, strategy:str='recent', losses:dict|None=None, seed:int=0) -> list:
+def replay_samples(earlier:list, n:int, strategy:str='recent', losses:dict|None=None,
+                   seed:int=0) -> list:
     "`n` samples from earlier tasks (a list of sample lists, oldest first)."
     if n <= 0 or not earlier: return []
     pool = [s for t in earlier for s in t]
@@ -90,7 +103,8 @@ def cl_metrics(matrix:list, base:list|None=None) -> dict:
     bwt = sum(last[j] - matrix[j][j] for j in range(T - 1)) / (T - 1) if T > 1 else 0.0
     out = dict(AA=round(aa, 4), BWT=round(bwt, 4))
     fwd = [matrix[j-1][j] - base[j] for j in range(1, T)] if base is not None else []
-    if fwd and all(isinstance(x, float) and math.isfinite(x) for x in fwd): out['FWT'] = round(sum(fwd) / len(fwd), 4)
+    if fwd and all(isinstance(x, float) and math.isfinite(x) for x in fwd):
+        out['FWT'] = round(sum(fwd) / len(fwd), 4)
     return out
 
 # %% ../nbs/06_continual.ipynb #b3e1ad13
@@ -114,14 +128,18 @@ class ContinualResult:
 def _merger(cfg:Config):
     m, cc = cfg.continual.method, cfg.continual
     if not m.startswith('slao'): return None
-    return SLAO(cc.curve, cc.constant, cc.floor, init_from='last_merge' if m == 'slao_last_merge' else 'last_ft',
-                orthogonal=m != 'slao_no_orth', adaptive=cc.adaptive, layer_scales=cc.layer_scales or None)
+    return SLAO(cc.curve, cc.constant, cc.floor,
+                init_from='last_merge' if m == 'slao_last_merge' else 'last_ft',
+                orthogonal=m != 'slao_no_orth', adaptive=cc.adaptive,
+                layer_scales=cc.layer_scales or None)
 
 def task_lr(cfg:Config, i:int, n_rows:int) -> float:
     "The LR of run i (1-based): explicit list, else the run's LR × decay^(i−1)."
     cc = cfg.continual
     if cc.lrs:
-        if len(cc.lrs) < i: raise ConfigError(f'continual.lrs has {len(cc.lrs)} values but run {i} needs one; give one LR per task.')
+        if len(cc.lrs) < i:
+            raise ConfigError(f'continual.lrs has {len(cc.lrs)} values but run {i} needs one; '
+                              f'give one LR per task.')
         return float(cc.lrs[i-1])
     return resolve_lr(cfg, n_rows) * cc.lr_decay ** (i - 1)
 
@@ -133,7 +151,9 @@ def reset_lora(model):
 
 def score(model, tok, task:Task, max_new_tokens:int=24) -> float:
     "Exact match on the task's held-out prompts, or token accuracy on its held-out samples."
-    if task.prompts: return eval_prompts(model, tok, task.prompts, task.name, max_new_tokens=max_new_tokens, progress=False).summary['exact_match']
+    if task.prompts:
+        return eval_prompts(model, tok, task.prompts, task.name, max_new_tokens=max_new_tokens,
+                            progress=False).summary['exact_match']
     return eval_loss(model, tok, task.eval_samples)['token_accuracy']
 
 def _score_all(model, tok, tasks, upto, cfg:Config):
@@ -144,8 +164,10 @@ def _score_all(model, tok, tasks, upto, cfg:Config):
 # %% ../nbs/06_continual.ipynb #a3349251
 def _task_config(cfg:Config, i:int, n_rows:int, run_dir:Path) -> Config:
     "The config of task i's run: its LR and steps."
-    t = dataclasses.replace(cfg.train, lr=task_lr(cfg, i, n_rows), max_steps=cfg.continual.steps_per_task or cfg.train.max_steps)
-    return dataclasses.replace(cfg, train=t, run=dataclasses.replace(cfg.run, dir='', name=run_dir.name))
+    t = dataclasses.replace(cfg.train, lr=task_lr(cfg, i, n_rows),
+                            max_steps=cfg.continual.steps_per_task or cfg.train.max_steps)
+    return dataclasses.replace(cfg, train=t,
+                               run=dataclasses.replace(cfg.run, dir='', name=run_dir.name))
 
 def _prepare_next(method, i, model, merger, last, seed):
     "Set the LoRA that task i (≥ 2) starts from; returns init statistics."
@@ -163,11 +185,13 @@ class ContinualState:
     matrix: list = field(default_factory=list)       # matrix[i][j]: score on task j after task i
     base: list = field(default_factory=list)         # untrained scores
     merges: list = field(default_factory=list)       # merge statistics per task
-    hard_losses: dict = field(default_factory=dict)  # sample id -> loss in its run (hard-example replay)
+    # sample id -> loss in its run (hard-example replay)
+    hard_losses: dict = field(default_factory=dict)
     task_dirs: list = field(default_factory=list)    # run directories of the finished tasks
 
     _FILE: typing.ClassVar[str] = 'continual_state.json'
-    _FIELDS: typing.ClassVar[tuple] = ('done', 'matrix', 'base', 'merges', 'hard_losses', 'task_dirs')
+    _FIELDS: typing.ClassVar[tuple] = ('done', 'matrix', 'base', 'merges', 'hard_losses',
+                                       'task_dirs')
 
     @classmethod
     def exists(cls, root) -> bool: return (Path(root)/cls._FILE).exists()
@@ -183,10 +207,13 @@ def save(self:ContinualState, root):
 @patch(cls_method=True)
 def load(cls:ContinualState, root, cfg:Config):
     "The state a continual run saved in `root` (its merger rebuilt with the config's layer scales)."
-    st = cls(**{k: v for k, v in json.loads((Path(root)/cls._FILE).read_text()).items() if k in cls._FIELDS})
+    st = cls(**{k: v for k, v in json.loads((Path(root)/cls._FILE).read_text()).items()
+                if k in cls._FIELDS})
     cc = cfg.continual
-    if cc.method.startswith('slao'): st.merger = load_slao(Path(root)/'slao', layer_scales=cc.layer_scales or None)
-    elif (Path(root)/'last_lora.safetensors').exists(): st.last = load_lora_state(Path(root)/'last_lora.safetensors')
+    if cc.method.startswith('slao'):
+        st.merger = load_slao(Path(root)/'slao', layer_scales=cc.layer_scales or None)
+    elif (Path(root)/'last_lora.safetensors').exists():
+        st.last = load_lora_state(Path(root)/'last_lora.safetensors')
     return st
 
 # %% ../nbs/06_continual.ipynb #ed5f4b6d
@@ -195,7 +222,8 @@ def _root(cfg:Config, root, resume:bool) -> Path:
     root = Path(root) if root else (Path(cfg.run.dir) if cfg.run.dir else None)
     if resume:
         if root is None or not ContinualState.exists(root):
-            raise ConfigError(f'{root} has no continual_state.json to resume; start a new continual run.')
+            raise ConfigError(f'{root} has no continual_state.json to resume; start a new '
+                              f'continual run.')
         return root
     if root is not None and root.exists() and any(root.iterdir()) and cfg.run.dir:
         raise ConfigError(f'{root} already holds files; choose another run directory or resume it.')
@@ -215,17 +243,21 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks) -> ContinualState:
     return st
 
 # %% ../nbs/06_continual.ipynb #9b4f413b
-def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop, progress):
+def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
+                progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
     task, cc = tasks[i-1], cfg.continual
     if i > 1:
         init = _prepare_next(cc.method, i, model, st.merger, st.last, cfg.train.seed)
         if init: bus.publish(Merge(run_index=i-1, stats=dict(init=True, **init)))
     n_rep = round(cc.replay * len(task.samples))
-    rep = replay_samples([t.samples for t in tasks[:i-1]], n_rep, cc.replay_strategy, st.hard_losses, cfg.train.seed + i)
+    rep = replay_samples([t.samples for t in tasks[:i-1]], n_rep, cc.replay_strategy,
+                         st.hard_losses, cfg.train.seed + i)
     run_dir = root/f'{i:02d}-{task.name}'
-    return train(_task_config(cfg, i, len(task.samples), run_dir), listeners=[bus.publish], model=model,
-                 tokenizer=tok, stop=stop, samples=task.samples + rep, eval_samples=task.eval_samples or None,
+    return train(_task_config(cfg, i, len(task.samples), run_dir), listeners=[bus.publish],
+                 model=model,
+                 tokenizer=tok, stop=stop, samples=task.samples + rep,
+                 eval_samples=task.eval_samples or None,
                  run_dir=run_dir, run_index=i-1, task=task.name, progress=progress)
 
 def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, r, root):
@@ -245,14 +277,16 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
               progress:bool=True, stop=None) -> ContinualResult:
     "Train one LoRA over a task sequence with SLAO (or a baseline); score every task after every task."
     t0 = time.time()
-    tasks = load_tasks(cfg)                                      # data first: fails before anything is written
+    # data first: fails before anything is written
+    tasks = load_tasks(cfg)
     model, tok, info = model_with_lora(cfg, model, tokenizer)
     root = _root(cfg, root, resume)
     bus = Bus(list(listeners) + [RunWriter(root, track_status=False)])
     st, runs = _start(cfg, root, resume, model, tok, tasks), []
     for i in range(st.done + 1, len(tasks) + 1):
         r = _train_task(cfg, i, tasks, st, model, tok, bus, root, stop, progress)
-        if r.status == 'stopped':                                # Stop: keep what is done; a resume retrains this task
+        # Stop: keep what is done; a resume retrains this task
+        if r.status == 'stopped':
             if st.merger is not None and st.merger.merged is not None: st.merger.load_merged(model)
             break
         runs.append(r)
@@ -263,7 +297,8 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
 def _aside_incomplete(root, task_dirs):
     "A task interrupted mid-run is retrained from its start; its folder is kept aside, not deleted."
     for d in sorted(Path(root).glob('[0-9][0-9]-*')):
-        if str(d) not in task_dirs and d.is_dir(): d.rename(d.with_name(f'.{d.name}.interrupted-{int(time.time())}'))
+        if str(d) not in task_dirs and d.is_dir():
+            d.rename(d.with_name(f'.{d.name}.interrupted-{int(time.time())}'))
 
 def _finish(cfg, root, tasks, st:ContinualState, runs, model, tok, t0):
     "The shipped adapter, continual.json, the report and the accuracy-matrix figure."
@@ -272,10 +307,17 @@ def _finish(cfg, root, tasks, st:ContinualState, runs, model, tok, t0):
     size = (adapter/'adapter_model.safetensors').stat().st_size
     names = [t.name for t in tasks]
     full = [[s if s is not None else float('nan') for s in row] for row in matrix]
-    mets = cl_metrics(full, base) if matrix else {'AA': float('nan'), 'BWT': float('nan')}   # stopped before the first task ended
-    res = ContinualResult(Path(root), cfg.continual.method, names, matrix, base, mets, round(time.time() - t0, 1), adapter, size, merges, runs, model, tok)
-    atomic_write_json(Path(root)/'continual.json', dict(method=res.method, tasks=names, matrix=matrix, base=base, metrics=mets, seconds=res.seconds,
-                                                         adapter_bytes=size, merges=[{k: v for k, v in m.items() if k != 'layer_lam'} for m in merges]))
+    # stopped before the first task ended
+    mets = cl_metrics(full, base) if matrix else {'AA': float('nan'), 'BWT': float('nan')}
+    res = ContinualResult(Path(root), cfg.continual.method, names, matrix, base, mets,
+                          round(time.time() - t0, 1), adapter, size, merges, runs, model, tok)
+    atomic_write_json(Path(root)/'continual.json',
+                      dict(method=res.method, tasks=names, matrix=matrix, base=base, metrics=mets,
+                           seconds=res.seconds,
+                                                         adapter_bytes=size,
+                                                         merges=[{k: v for k, v in m.items()
+                                                                 if k != 'layer_lam'}
+                                                                         for m in merges]))
     atomic_write_text(Path(root)/'continual_report.md', continual_markdown(res))
     if matrix: matrix_figure(res).savefig(Path(root)/'accuracy_matrix.png', dpi=110)
     save_loss_plot(root)
@@ -286,29 +328,40 @@ def matrix_markdown(names, matrix, base=None) -> str:
     "The accuracy matrix as a Markdown table (rows: after task i; columns: task j)."
     head = '| after \\ on | ' + ' | '.join(names) + ' |'
     out = [head, '|' + '---|' * (len(names) + 1)]
-    if base is not None: out.append('| (untrained) | ' + ' | '.join(f'{b:.1%}' for b in base) + ' |')
+    if base is not None:
+        out.append('| (untrained) | ' + ' | '.join(f'{b:.1%}' for b in base) + ' |')
     for i, row in enumerate(matrix):
-        out.append(f'| {i+1}. {names[i]} | ' + ' | '.join('' if s is None else f'{s:.1%}' for s in row) + ' |')
+        out.append(f'| {i+1}. {names[i]} | ' + ' | '.join('' if s is None else f'{s:.1%}'
+                                                          for s in row) + ' |')
     return '\n'.join(out)
 
 def continual_markdown(r:ContinualResult) -> str:
     m = r.metrics
-    lines = [f'# Continual run: {r.method}', '', f'- tasks: {", ".join(r.tasks)}', f'- average accuracy (AA): **{m["AA"]:.1%}**',
-             f'- backward transfer (BWT, negative = forgetting): **{m["BWT"]:+.1%}**'] + ([f'- forward transfer (FWT): {m["FWT"]:+.1%}'] if 'FWT' in m else []) + \
-            [f'- time: {r.seconds:.0f} s · adapter: {r.adapter_bytes/2**20:.2f} MiB', '', matrix_markdown(r.tasks, r.matrix, r.base), '', '![accuracy matrix](accuracy_matrix.png)', '']
+    lines = [f'# Continual run: {r.method}', '', f'- tasks: {", ".join(r.tasks)}',
+             f'- average accuracy (AA): **{m["AA"]:.1%}**',
+             f'- backward transfer (BWT, negative = forgetting): **{m["BWT"]:+.1%}**'] + ([f'- '
+                     f'forward transfer (FWT): {m["FWT"]:+.1%}'] if 'FWT' in m else []) + \
+            [f'- time: {r.seconds:.0f} s · adapter: {r.adapter_bytes/2**20:.2f} MiB', '',
+             matrix_markdown(r.tasks, r.matrix, r.base), '',
+             '![accuracy matrix](accuracy_matrix.png)', '']
     return '\n'.join(lines)
 
 def matrix_figure(r:ContinualResult, ax=None):
     "Heatmap of the accuracy matrix with the values written in."
     from matplotlib.figure import Figure
     fig = None
-    if ax is None: fig = Figure(figsize=(1.3 + 1.1 * len(r.tasks), 1.1 + 0.8 * len(r.matrix))); ax = fig.subplots()
+    if ax is None:
+        fig = Figure(figsize=(1.3 + 1.1 * len(r.tasks), 1.1 + 0.8 * len(r.matrix)))
+        ax = fig.subplots()
     M = torch.tensor([[float('nan') if s is None else s for s in row] for row in r.matrix])
     ax.imshow(M.numpy(), vmin=0, vmax=1, cmap='viridis')
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
-            if not math.isnan(M[i, j]): ax.text(j, i, f'{M[i, j]:.0%}', ha='center', va='center', color='w' if M[i, j] < 0.6 else 'k', fontsize=9)
-    ax.set_xticks(range(len(r.tasks)), r.tasks, fontsize=8); ax.set_yticks(range(len(r.matrix)), [f'after {t}' for t in r.tasks[:len(r.matrix)]], fontsize=8)
+            if not math.isnan(M[i, j]):
+                ax.text(j, i, f'{M[i, j]:.0%}', ha='center', va='center',
+                        color='w' if M[i, j] < 0.6 else 'k', fontsize=9)
+    ax.set_xticks(range(len(r.tasks)), r.tasks, fontsize=8)
+    ax.set_yticks(range(len(r.matrix)), [f'after {t}' for t in r.tasks[:len(r.matrix)]], fontsize=8)
     ax.set_title(f'{r.method}: AA {r.metrics["AA"]:.0%}, BWT {r.metrics["BWT"]:+.0%}', fontsize=9)
     if fig is not None: fig.tight_layout()
     return fig if fig is not None else ax

@@ -35,7 +35,8 @@ class Problem:
     file: str
     row: int       # the line for JSONL / CSV files, else the record index
     message: str
-    where: str = 'line'   # 'line' in line-based files (JSONL, CSV), 'row' (record index) in the others
+    # 'line' in line-based files (JSONL, CSV), 'row' (record index) in the others
+    where: str = 'line'
     def __str__(self): return f'{Path(self.file).name} {self.where} {self.row}: {self.message}'
 
 @dataclass
@@ -56,14 +57,18 @@ def _line_of(data:bytes, offset:int) -> int: return data.count(b'\n', 0, offset)
 
 def _decode(data:bytes, path) -> str:
     "Decode UTF-8 (BOM optional); a bad byte or a NUL byte is an error naming its line."
-    if b'\x00' in data: raise DataError(f'{path} line {_line_of(data, data.index(0))} contains NUL bytes, so it is binary or corrupt; re-export it as UTF-8 text.')
+    if b'\x00' in data:
+        raise DataError(f'{path} line {_line_of(data, data.index(0))} contains NUL bytes, so it '
+                        f'is binary or corrupt; re-export it as UTF-8 text.')
     try: return data.decode('utf-8-sig')
     except UnicodeDecodeError as e:
-        raise DataError(f'{path} line {_line_of(data, e.start)} is not valid UTF-8 (byte 0x{data[e.start]:02x}); re-save the file as UTF-8.') from None
+        raise DataError(f'{path} line {_line_of(data, e.start)} is not valid UTF-8 (byte '
+                        f'0x{data[e.start]:02x}); re-save the file as UTF-8.') from None
 
 def _read_bytes(path) -> bytes:
     data = Path(path).read_bytes()
-    if not data.strip(b' \t\r\n\xef\xbb\xbf'): raise DataError(f'{path} is empty; point data.path at a file with rows.')
+    if not data.strip(b' \t\r\n\xef\xbb\xbf'):
+        raise DataError(f'{path} is empty; point data.path at a file with rows.')
     return data
 
 # %% ../nbs/02_data.ipynb #2cc84ea0
@@ -79,12 +84,16 @@ def read_jsonl(path):
         def bad(msg): probs.append(Problem(str(path), i, msg))
         if b'\x00' in raw: bad('contains NUL bytes'); continue
         try: txt = raw.decode('utf-8')
-        except UnicodeDecodeError as e: bad(f'is not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start+1})'); continue
+        except UnicodeDecodeError as e:
+            bad(f'is not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start+1})'); continue
         try: obj = json.loads(txt)
         except json.JSONDecodeError as e:
             cut = last and not txt.rstrip().endswith('}')
-            bad('is cut short (the file looks truncated)' if cut else f'is not valid JSON ({e.msg} at column {e.colno})'); continue
-        if not isinstance(obj, dict): bad(f'is a JSON {type(obj).__name__}, not an object with named fields'); continue
+            bad('is cut short (the file looks truncated)' if cut
+                else f'is not valid JSON ({e.msg} at column {e.colno})')
+            continue
+        if not isinstance(obj, dict):
+            bad(f'is a JSON {type(obj).__name__}, not an object with named fields'); continue
         rows.append(Row(str(path), i, obj))
     return rows, probs
 
@@ -94,24 +103,33 @@ def _records_from_json(obj, path):
     if isinstance(obj, list): return obj
     if isinstance(obj, dict):
         cols = {k: v for k, v in obj.items() if isinstance(v, list)}
-        if len(cols) == 1 and all(isinstance(x, dict) for x in next(iter(cols.values()))): return next(iter(cols.values()))
+        if len(cols) == 1 and all(isinstance(x, dict) for x in next(iter(cols.values()))):
+            return next(iter(cols.values()))
         if cols and len(cols) == len(obj):
             n = {len(v) for v in cols.values()}
-            if len(n) != 1: raise DataError(f'{path} is a dict of columns of different lengths ({", ".join(f"{k}: {len(v)}" for k, v in cols.items())}); make every column the same length.')
+            if len(n) != 1:
+                raise DataError(f'{path} is a dict of columns of different lengths '
+                                f'({", ".join(f"{k}: {len(v)}" for k, v in cols.items())}); make '
+                                f'every column the same length.')
             return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
         return [obj]
-    raise DataError(f'{path} holds a JSON {type(obj).__name__}; it must be a list of records or a dict of columns.')
+    raise DataError(f'{path} holds a JSON {type(obj).__name__}; it must be a list of records or a '
+                    f'dict of columns.')
 
 def read_json(path):
     "Rows of a JSON file (list of records or dict of columns)."
     txt = _decode(_read_bytes(path), path)
     try: obj = json.loads(txt)
     except json.JSONDecodeError as e:
-        raise DataError(f'{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); if it has one record per line, rename it to .jsonl.') from None
+        raise DataError(f'{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); '
+                        f'if it has one record per line, rename it to .jsonl.') from None
     rows, probs = [], []
     for i, rec in enumerate(_records_from_json(obj, path)):
         if isinstance(rec, dict): rows.append(Row(str(path), i, rec, 'row'))
-        else: probs.append(Problem(str(path), i, f'is a JSON {type(rec).__name__}, not an object with named fields', 'row'))
+        else:
+            probs.append(Problem(str(path), i,
+                                 f'is a JSON {type(rec).__name__}, not an object with named fields',
+                                 'row'))
     return rows, probs
 
 # %% ../nbs/02_data.ipynb #00d588d5
@@ -123,17 +141,23 @@ def read_csv(path):
     dialect = csv.excel_tab if str(path).endswith('.tsv') else csv.excel
     reader = csv.reader(io.StringIO(txt, newline=''), dialect)
     try: header = next(reader)
-    except csv.Error as e: raise DataError(f'{path} line 1 is not valid CSV ({e}); check its quoting.') from None
+    except csv.Error as e:
+        raise DataError(f'{path} line 1 is not valid CSV ({e}); check its quoting.') from None
     if len(set(header)) != len(header) or not all(h.strip() for h in header):
-        raise DataError(f'{path} line 1 has empty or repeated column names ({", ".join(header)}); give every column a unique name.')
+        raise DataError(f'{path} line 1 has empty or repeated column names ({", ".join(header)}); '
+                        f'give every column a unique name.')
     rows, probs = [], []
     while True:
         try: vals = next(reader)
         except StopIteration: break
-        except csv.Error as e: raise DataError(f'{path} line {reader.line_num} is not valid CSV ({e}); check its quoting.') from None
+        except csv.Error as e:
+            raise DataError(f'{path} line {reader.line_num} is not valid CSV ({e}); check its '
+                            f'quoting.') from None
         if not any(v.strip() for v in vals): continue
         if len(vals) != len(header):
-            probs.append(Problem(str(path), reader.line_num, f'has {len(vals)} fields but the header has {len(header)}')); continue
+            probs.append(Problem(str(path), reader.line_num,
+                                 f'has {len(vals)} fields but the header has {len(header)}'))
+            continue
         rec = dict(zip(header, vals))
         for k in _JSON_COLS:
             v = rec.get(k, '')
@@ -156,18 +180,25 @@ def read_parquet(path):
     import pyarrow.parquet as pq
     _read_bytes(path)
     try: recs = pq.read_table(path).to_pylist()
-    except Exception as e: raise DataError(f'{path} is not a valid Parquet file ({str(e).splitlines()[0][:120]}); re-export it.') from None
+    except Exception as e:
+        raise DataError(f'{path} is not a valid Parquet file ({str(e).splitlines()[0][:120]}); '
+                        f're-export it.') from None
     return [Row(str(path), i, _plain(r), 'row') for i, r in enumerate(recs)], []
 
 def _is_saved_dataset(p:Path) -> bool:
-    return p.is_dir() and any((p/f).exists() for f in ('dataset_info.json', 'state.json', 'dataset_dict.json'))
+    return (p.is_dir()
+            and any((p/f).exists()
+                    for f in ('dataset_info.json', 'state.json', 'dataset_dict.json')))
 
 def read_saved_dataset(path):
     "Rows of a `datasets` folder written by `save_to_disk` (the 'train' split of a DatasetDict)."
     import datasets
     try: ds = datasets.load_from_disk(str(path))
-    except Exception as e: raise DataError(f'{path} looks like a saved dataset but cannot be loaded ({str(e).splitlines()[0][:120]}); save it again with save_to_disk.') from None
-    if isinstance(ds, datasets.DatasetDict): ds = ds['train'] if 'train' in ds else ds[next(iter(ds))]
+    except Exception as e:
+        raise DataError(f'{path} looks like a saved dataset but cannot be loaded '
+                        f'({str(e).splitlines()[0][:120]}); save it again with save_to_disk.') from None
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds['train'] if 'train' in ds else ds[next(iter(ds))]
     return [Row(str(path), i, _plain(r), 'row') for i, r in enumerate(ds)], []
 
 def read_text(path):
@@ -175,7 +206,8 @@ def read_text(path):
     return [Row(str(path), 0, {'text': _decode(_read_bytes(path), path)}, 'row')], []
 
 # %% ../nbs/02_data.ipynb #c9c73bc2
-READERS = {'.jsonl': read_jsonl, '.ndjson': read_jsonl, '.json': read_json, '.csv': read_csv, '.tsv': read_csv,
+READERS = {'.jsonl': read_jsonl, '.ndjson': read_jsonl, '.json': read_json, '.csv': read_csv,
+           '.tsv': read_csv,
            '.parquet': read_parquet, '.txt': read_text, '.md': read_text}
 
 def data_files(path) -> list:
@@ -184,12 +216,17 @@ def data_files(path) -> list:
     if not p.exists(): raise DataError(f'{p} does not exist; check data.path.')
     if _is_saved_dataset(p) or p.is_file():
         if p.is_file() and p.suffix.lower() not in READERS:
-            raise DataError(f'{p} has the unsupported extension {p.suffix or "(none)"!r}; use one of {", ".join(READERS)}.')
+            raise DataError(f'{p} has the unsupported extension {p.suffix or "(none)"!r}; use one '
+                            f'of {", ".join(READERS)}.')
         return [p]
-    files = sorted(f for f in p.rglob('*') if not any(part.startswith('.') for part in f.relative_to(p).parts)
+    files = sorted(f for f in p.rglob('*')
+                   if not any(part.startswith('.') for part in f.relative_to(p).parts)
                    and (f.is_file() and f.suffix.lower() in READERS or _is_saved_dataset(f)))
-    files = [f for f in files if not any(_is_saved_dataset(q) for q in f.parents if q != p and p in q.parents)]
-    if not files: raise DataError(f'{p} holds no data files ({", ".join(READERS)}); put data files in it or point data.path at a file.')
+    files = [f for f in files
+             if not any(_is_saved_dataset(q) for q in f.parents if q != p and p in q.parents)]
+    if not files:
+        raise DataError(f'{p} holds no data files ({", ".join(READERS)}); put data files in it or '
+                        f'point data.path at a file.')
     return files
 
 def read_rows(path):
@@ -199,8 +236,10 @@ def read_rows(path):
 
 # %% ../nbs/02_data.ipynb #c7559a6c
 FORMATS = ('messages', 'sharegpt', 'alpaca', 'prompt_completion', 'text')
-_WHY = dict(messages="rows have a 'messages' list of role/content turns", sharegpt="rows have 'conversations' with from/value turns",
-            alpaca="rows have 'instruction' and 'output' fields", prompt_completion="rows have 'prompt' and 'completion' fields",
+_WHY = dict(messages="rows have a 'messages' list of role/content turns",
+            sharegpt="rows have 'conversations' with from/value turns",
+            alpaca="rows have 'instruction' and 'output' fields",
+            prompt_completion="rows have 'prompt' and 'completion' fields",
             text="rows have a 'text' field")
 
 def row_format(d:dict) -> str|None:
@@ -220,35 +259,44 @@ def detect_format(rows, path='data', sample:int=500):
     known = Counter({k: v for k, v in votes.items() if k})
     if not known:
         keys = sorted({k for r in rows[:sample] for k in r.data})[:8]
-        raise DataError(f'{path} has rows with keys {", ".join(keys) or "(none)"}, which match no known format (messages, conversations, instruction/output, prompt/completion, text); rename the columns or set data.format.')
+        raise DataError(f'{path} has rows with keys {", ".join(keys) or "(none)"}, which match no '
+                        f'known format (messages, conversations, instruction/output, '
+                        f'prompt/completion, text); rename the columns or set data.format.')
     fmt, n = known.most_common(1)[0]
     checked = sum(votes.values())
     return fmt, f'{_WHY[fmt]} ({n} of {checked} checked)'
 
 # %% ../nbs/02_data.ipynb #47223ee7
-ROLE_MAP = {'human': 'user', 'user': 'user', 'gpt': 'assistant', 'assistant': 'assistant', 'model': 'assistant',
+ROLE_MAP = {'human': 'user', 'user': 'user', 'gpt': 'assistant', 'assistant': 'assistant',
+            'model': 'assistant',
             'chatgpt': 'assistant', 'bot': 'assistant', 'system': 'system'}
 
 def _content(c):
     "Text of a message content: a string, or a list of text parts (OpenAI style)."
     if isinstance(c, str): return c
     if isinstance(c, list) and all(isinstance(p, dict) for p in c):
-        if any(p.get('type', 'text') != 'text' for p in c): raise ValueError(f'has non-text content parts ({", ".join(sorted({str(p.get("type")) for p in c} - {"text"}))})')
+        if any(p.get('type', 'text') != 'text' for p in c):
+            raise ValueError(f'has non-text content parts '
+                             f'({", ".join(sorted({str(p.get("type")) for p in c} - {"text"}))})')
         return ''.join(str(p.get('text', '')) for p in c)
     raise ValueError(f'has content of type {type(c).__name__}, not text')
 
 def _turns(lst, role_key, text_key, roles):
     out = []
     for t in lst:
-        if not isinstance(t, dict): raise ValueError(f'has a turn that is a {type(t).__name__}, not an object')
+        if not isinstance(t, dict):
+            raise ValueError(f'has a turn that is a {type(t).__name__}, not an object')
         r = t.get(role_key)
-        if r not in roles: raise ValueError(f'has an unknown role {r!r} (allowed: {", ".join(sorted(set(roles)))})')
+        if r not in roles:
+            raise ValueError(f'has an unknown role {r!r} (allowed: '
+                             f'{", ".join(sorted(set(roles)))})')
         out.append({'role': roles[r], 'content': _content(t.get(text_key))})
     return out
 
 def _as_turns(v, default_role):
     if isinstance(v, str): return [{'role': default_role, 'content': v}]
-    if isinstance(v, list): return _turns(v, 'role', 'content', {r: r for r in ('system', 'user', 'assistant')})
+    if isinstance(v, list):
+        return _turns(v, 'role', 'content', {r: r for r in ('system', 'user', 'assistant')})
     raise ValueError(f'has a {default_role} part of type {type(v).__name__}')
 
 def to_messages(d:dict, fmt:str) -> list:
@@ -258,7 +306,8 @@ def to_messages(d:dict, fmt:str) -> list:
         if not isinstance(lst, list): raise ValueError("has no 'messages' list")
         return _turns(lst, 'role', 'content', {r: r for r in ('system', 'user', 'assistant')})
     if fmt == 'sharegpt':
-        if not isinstance(d.get('conversations'), list): raise ValueError("has no 'conversations' list")
+        if not isinstance(d.get('conversations'), list):
+            raise ValueError("has no 'conversations' list")
         return _turns(d['conversations'], 'from', 'value', ROLE_MAP)
     if fmt == 'alpaca':
         for k in ('instruction', 'output'):
@@ -266,7 +315,8 @@ def to_messages(d:dict, fmt:str) -> list:
         inp = d.get('input') or ''
         user = _content(d['instruction']) + (f'\n\n{_content(inp)}' if inp else '')
         sys = [{'role': 'system', 'content': _content(d['system'])}] if d.get('system') else []
-        return sys + [{'role': 'user', 'content': user}, {'role': 'assistant', 'content': _content(d['output'])}]
+        return sys + [{'role': 'user', 'content': user},
+                      {'role': 'assistant', 'content': _content(d['output'])}]
     if fmt == 'prompt_completion':
         for k in ('prompt', 'completion'):
             if k not in d: raise ValueError(f"has no '{k}' field")
@@ -279,29 +329,38 @@ def check_messages(msgs:list) -> list:
     if not msgs: raise ValueError('has no turns')
     for i, m in enumerate(msgs):
         if not m['content'].strip(): raise ValueError(f'has an empty {m["role"]} turn (turn {i+1})')
-        if m['role'] == 'system' and i > 0: raise ValueError(f'has a system turn in position {i+1}; only the first turn may be system')
+        if m['role'] == 'system' and i > 0:
+            raise ValueError(f'has a system turn in position {i+1}; only the first turn may be '
+                             f'system')
     body = msgs[1:] if msgs[0]['role'] == 'system' else msgs
     for i, m in enumerate(body):
         want = 'user' if i % 2 == 0 else 'assistant'
-        if m['role'] != want: raise ValueError(f'has turns out of order ({m["role"]} where {want} was expected, turn {i+1+len(msgs)-len(body)})')
+        if m['role'] != want:
+            raise ValueError(f'has turns out of order ({m["role"]} where {want} was expected, '
+                             f'turn {i+1+len(msgs)-len(body)})')
     while msgs and msgs[-1]['role'] != 'assistant': msgs = msgs[:-1]
     if not any(m['role'] == 'assistant' for m in msgs): raise ValueError('has no assistant turn')
     return msgs
 
 # %% ../nbs/02_data.ipynb #72937ef0
-ASSETS = Path(__file__).parent/'assets' if '__file__' in globals() else Path('../backprop_nb/assets')
+ASSETS = (Path(__file__).parent/'assets' if '__file__' in globals()
+          else Path('../backprop_nb/assets'))
 DEMO = 'elements'
 
 def bundled_names() -> list:
-    return sorted(k for k in json.loads((ASSETS/'datasets.json').read_text()) if not k.startswith('_'))
+    return sorted(k for k in json.loads((ASSETS/'datasets.json').read_text())
+                  if not k.startswith('_'))
 
 def bundled_sequence() -> list:
     "The bundled continual-learning task sequence, in training order."
     return json.loads((ASSETS/'datasets.json').read_text())['_sequence']
 
 def bundled_info(name:str) -> dict:
-    meta = {k: v for k, v in json.loads((ASSETS/'datasets.json').read_text()).items() if not k.startswith('_')}
-    if name not in meta: raise DataError(f'there is no bundled dataset {name!r}; bundled ones are {", ".join(sorted(meta))}.')
+    meta = {k: v for k, v in json.loads((ASSETS/'datasets.json').read_text()).items()
+            if not k.startswith('_')}
+    if name not in meta:
+        raise DataError(f'there is no bundled dataset {name!r}; bundled ones are '
+                        f'{", ".join(sorted(meta))}.')
     return meta[name]
 
 def resolve_data_path(path:str) -> Path:
@@ -315,7 +374,8 @@ def resolve_data_path(path:str) -> Path:
 def heldout_prompts(name:str=DEMO) -> list:
     "The held-out (prompt, answer) pairs of a bundled dataset."
     bundled_info(name)
-    return [(r['prompt'], r['answer']) for r in map(json.loads, (ASSETS/name/'heldout.jsonl').read_text().splitlines())]
+    return [(r['prompt'], r['answer'])
+            for r in map(json.loads, (ASSETS/name/'heldout.jsonl').read_text().splitlines())]
 
 # %% ../nbs/02_data.ipynb #25e05c1d
 @dataclass
@@ -331,7 +391,8 @@ def _sample(row:Row, fmt:str, score_key:str|None):
     meta = {'score': row.data[score_key]} if score_key and score_key in row.data else {}
     if fmt == 'text':
         t = row.data.get('text')
-        if not isinstance(t, str): raise ValueError(f"has a 'text' field of type {type(t).__name__}, not text")
+        if not isinstance(t, str):
+            raise ValueError(f"has a 'text' field of type {type(t).__name__}, not text")
         if not t.strip(): raise ValueError('has an empty text')
         return Sample(row.id, text=t, meta=meta)
     return Sample(row.id, messages=check_messages(to_messages(row.data, fmt)), meta=meta)
@@ -345,14 +406,18 @@ def _file_samples(f, fmt, score_key):
     for r in rows:
         rf = row_format(r.data)
         if fmt == 'auto' and rf and rf != ff:
-            probs.append(Problem(r.file, r.row, f'looks like {rf} but this file is {ff} (mixed formats)', r.where)); continue
+            probs.append(Problem(r.file, r.row,
+                                 f'looks like {rf} but this file is {ff} (mixed formats)', r.where))
+            continue
         try: samples.append(_sample(r, ff, score_key))
         except ValueError as e: probs.append(Problem(r.file, r.row, str(e), r.where))
     return samples, sorted(probs, key=lambda p: p.row), (ff, why), n_read
 
-def load_samples(path, fmt:str='auto', on_bad_rows:str='drop', limit:int|None=None, score_key:str|None=None) -> Loaded:
+def load_samples(path, fmt:str='auto', on_bad_rows:str='drop', limit:int|None=None,
+                 score_key:str|None=None) -> Loaded:
     "Read every file of `path`, convert rows to samples; bad rows are dropped (and reported) or fatal."
-    if fmt not in ('auto',) + FORMATS: raise DataError(f'data.format {fmt!r} is unknown; use auto or one of {", ".join(FORMATS)}.')
+    if fmt not in ('auto',) + FORMATS:
+        raise DataError(f'data.format {fmt!r} is unknown; use auto or one of {", ".join(FORMATS)}.')
     samples, problems, formats, n = [], [], {}, 0
     for f in data_files(resolve_data_path(str(path))):
         s, p, ff, n_read = _file_samples(f, fmt, score_key)
@@ -364,18 +429,21 @@ def load_samples(path, fmt:str='auto', on_bad_rows:str='drop', limit:int|None=No
         why = f'; first problem: {problems[0]}' if problems else ''
         raise DataError(f'{path} has no usable rows ({len(problems)} bad){why}.')
     if limit: samples = samples[:limit]
-    return Loaded(samples, problems, formats, n, dropped={'malformed': len(problems)} if problems else {})
+    return Loaded(samples, problems, formats, n,
+                  dropped={'malformed': len(problems)} if problems else {})
 
 # %% ../nbs/02_data.ipynb #fa6191b6
 def write_jsonl(path, records):
     "Write records as JSON lines (UTF-8)."
-    Path(path).write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records), encoding='utf-8')
+    Path(path).write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in records),
+                          encoding='utf-8')
     return Path(path)
 
 # %% ../nbs/02_data.ipynb #561792e1
 def sample_text(s:Sample) -> str:
     "All the text of a sample, for duplicate search."
-    return s.text if s.text is not None else '\n'.join(f'{m["role"]}: {m["content"]}' for m in s.messages)
+    return (s.text if s.text is not None
+            else '\n'.join(f'{m["role"]}: {m["content"]}' for m in s.messages))
 
 def _norm_words(t:str) -> list: return re.findall(r'\w+', t.lower())
 
@@ -401,7 +469,8 @@ def exact_duplicates(samples) -> list:
 def near_duplicates(samples, threshold:float=0.8, n_hash:int=64, bands:int=16, skip=()) -> list:
     "Pairs (i, j), i < j, of samples with word-3-gram Jaccard similarity ≥ threshold."
     rng = np.random.default_rng(0)
-    a, b = rng.integers(1, _P, n_hash, dtype=np.uint64), rng.integers(0, _P, n_hash, dtype=np.uint64)
+    a, b = (rng.integers(1, _P, n_hash, dtype=np.uint64),
+            rng.integers(0, _P, n_hash, dtype=np.uint64))
     skip = set(skip)
     shs = [_shingles(sample_text(s)) for s in samples]
     sig = [_minhash(sh, a, b) if i not in skip else None for i, sh in enumerate(shs)]
@@ -413,8 +482,10 @@ def near_duplicates(samples, threshold:float=0.8, n_hash:int=64, bands:int=16, s
             if sg is None: continue
             buckets.setdefault(sg[band*rows:(band+1)*rows].tobytes(), []).append(i)
         for ids in buckets.values():
-            cands.update((ids[0], j) for j in ids[1:])   # link each to the first: enough to find groups
-    return sorted((i, j) for i, j in cands if len(shs[i] & shs[j]) / max(1, len(shs[i] | shs[j])) >= threshold)
+            # link each to the first: enough to find groups
+            cands.update((ids[0], j) for j in ids[1:])
+    return sorted((i, j) for i, j in cands
+                  if len(shs[i] & shs[j]) / max(1, len(shs[i] | shs[j])) >= threshold)
 
 # %% ../nbs/02_data.ipynb #413021b6
 def render(tok, s:Sample) -> str:
@@ -463,20 +534,31 @@ def _turn_stats(samples) -> dict:
     if not conv: return dict(conversations=0, texts=len(samples))
     nt = np.array([len(s.messages) for s in conv])
     na = np.array([sum(m['role'] == 'assistant' for m in s.messages) for s in conv])
-    chars = lambda role: float(np.mean([len(m['content']) for s in conv for m in s.messages if m['role'] == role] or [0]))
-    return dict(conversations=len(conv), texts=len(samples)-len(conv), turns_min=int(nt.min()), turns_mean=round(float(nt.mean()), 2),
-                turns_max=int(nt.max()), multi_turn_share=round(float((na > 1).mean()), 3), with_system_share=round(float(np.mean([s.messages[0]['role'] == 'system' for s in conv])), 3),
-                user_chars_mean=round(chars('user'), 1), assistant_chars_mean=round(chars('assistant'), 1))
+    chars = lambda role: float(np.mean([len(m['content']) for s in conv for m in s.messages
+                                        if m['role'] == role] or [0]))
+    return dict(conversations=len(conv), texts=len(samples)-len(conv), turns_min=int(nt.min()),
+                turns_mean=round(float(nt.mean()), 2),
+                turns_max=int(nt.max()), multi_turn_share=round(float((na > 1).mean()), 3),
+                with_system_share=round(float(np.mean([s.messages[0]['role'] == 'system'
+                                                       for s in conv])), 3),
+                user_chars_mean=round(chars('user'), 1),
+                assistant_chars_mean=round(chars('assistant'), 1))
 
-def data_report(path, tok, max_length:int|None=None, fmt:str='auto', on_bad_rows:str='drop', duplicates:str='drop',
+def data_report(path, tok, max_length:int|None=None, fmt:str='auto', on_bad_rows:str='drop',
+                duplicates:str='drop',
                 near_duplicates_policy:str='keep', loaded:Loaded|None=None) -> tuple:
     "Validate `path`: returns (DataReport, the samples that survive the policies)."
     ld = loaded or load_samples(path, fmt, on_bad_rows)
     samples = ld.samples
     ex = exact_duplicates(samples)
-    if ex and duplicates == 'stop': raise DataError(f'{samples[ex[0]].id} repeats an earlier row exactly ({len(ex)} exact duplicates); remove them or set data.duplicates to drop.')
+    if ex and duplicates == 'stop':
+        raise DataError(f'{samples[ex[0]].id} repeats an earlier row exactly ({len(ex)} exact '
+                        f'duplicates); remove them or set data.duplicates to drop.')
     near = near_duplicates(samples, skip=ex)
-    if near and near_duplicates_policy == 'stop': raise DataError(f'{samples[near[0][1]].id} nearly repeats {samples[near[0][0]].id} ({len(near)} near-duplicate pairs); remove them or set data.near_duplicates to keep.')
+    if near and near_duplicates_policy == 'stop':
+        raise DataError(f'{samples[near[0][1]].id} nearly repeats {samples[near[0][0]].id} '
+                        f'({len(near)} near-duplicate pairs); remove them or set '
+                        f'data.near_duplicates to keep.')
     drop = set(ex) if duplicates == 'drop' else set()
     if near_duplicates_policy == 'drop': drop |= {j for _, j in near}
     kept = [s for i, s in enumerate(samples) if i not in drop]
@@ -485,12 +567,16 @@ def data_report(path, tok, max_length:int|None=None, fmt:str='auto', on_bad_rows
     ml = max_length or rec
     dropped = dict(ld.dropped)
     if duplicates == 'drop' and ex: dropped['exact_duplicate'] = len(ex)
-    if near_duplicates_policy == 'drop' and near: dropped['near_duplicate'] = len({j for _, j in near})
-    rep = DataReport(str(path), {Path(k).name: v for k, v in ld.formats.items()}, ld.n_rows, len(kept), ld.problems, len(ex), len(near),
+    if near_duplicates_policy == 'drop' and near:
+        dropped['near_duplicate'] = len({j for _, j in near})
+    rep = DataReport(str(path), {Path(k).name: v for k, v in ld.formats.items()}, ld.n_rows,
+                     len(kept), ld.problems, len(ex), len(near),
                      [(samples[i].id, samples[j].id) for i, j in near[:5]],
-                     dict(min=int(L.min()), p50=int(np.percentile(L, 50)), p95=int(np.percentile(L, 95)), max=int(L.max())),
+                     dict(min=int(L.min()), p50=int(np.percentile(L, 50)),
+                          p95=int(np.percentile(L, 95)), max=int(L.max())),
                      ml, round(float((L > ml).mean()), 4), rec, _turn_stats(kept), dropped,
-                     dict(bad_rows=on_bad_rows, duplicates=duplicates, near_duplicates=near_duplicates_policy), L)
+                     dict(bad_rows=on_bad_rows, duplicates=duplicates,
+                          near_duplicates=near_duplicates_policy), L)
     return rep, kept
 
 # %% ../nbs/02_data.ipynb #c1734a5a
@@ -499,15 +585,23 @@ def report_markdown(r:DataReport, max_problems:int=20) -> str:
     L = r.lengths
     out = [f'# Data report: {r.path}', '', '| | |', '|---|---|',
            *[f'| format of {k} | {v[0]} — {v[1]} |' for k, v in r.formats.items()],
-           f'| rows read | {r.n_rows} |', f'| usable samples | {r.n_ok} |', f'| bad rows | {len(r.problems)} ({r.policy["bad_rows"]}) |',
-           f'| exact duplicates | {r.exact_dups} ({r.policy["duplicates"]}) |', f'| near-duplicate pairs | {r.near_dups} ({r.policy["near_duplicates"]}) |',
-           f'| tokens per sample | min {L["min"]} · p50 {L["p50"]} · p95 {L["p95"]} · max {L["max"]} |',
-           f'| truncated at max_length {r.max_length} | {r.truncated_share:.1%} |', f'| recommended max_length | {r.recommended_max_length} |',
+           f'| rows read | {r.n_rows} |', f'| usable samples | {r.n_ok} |',
+           f'| bad rows | {len(r.problems)} ({r.policy["bad_rows"]}) |',
+           f'| exact duplicates | {r.exact_dups} ({r.policy["duplicates"]}) |',
+           f'| near-duplicate pairs | {r.near_dups} ({r.policy["near_duplicates"]}) |',
+           f'| tokens per sample | min {L["min"]} · p50 {L["p50"]} · p95 {L["p95"]} · max '
+           f'{L["max"]} |',
+           f'| truncated at max_length {r.max_length} | {r.truncated_share:.1%} |',
+           f'| recommended max_length | {r.recommended_max_length} |',
            *[f'| {k.replace("_", " ")} | {v} |' for k, v in r.turns.items()]]
     if r.problems:
-        out += ['', f'## Bad rows ({len(r.problems)})', ''] + [f'- {p}' for p in r.problems[:max_problems]]
-        if len(r.problems) > max_problems: out.append(f'- … and {len(r.problems) - max_problems} more')
-    if r.near_examples: out += ['', '## Near duplicates (first pairs)', ''] + [f'- {a} ≈ {b}' for a, b in r.near_examples]
+        out += ['', f'## Bad rows ({len(r.problems)})',
+                ''] + [f'- {p}' for p in r.problems[:max_problems]]
+        if len(r.problems) > max_problems:
+            out.append(f'- … and {len(r.problems) - max_problems} more')
+    if r.near_examples:
+        out += ['', '## Near duplicates (first pairs)',
+                ''] + [f'- {a} ≈ {b}' for a, b in r.near_examples]
     return '\n'.join(out) + '\n'
 
 def report_figure(r:DataReport):
@@ -515,10 +609,14 @@ def report_figure(r:DataReport):
     import matplotlib; from matplotlib.figure import Figure
     fig = Figure(figsize=(7, 3.2)); ax = fig.subplots()
     ax.hist(r._lengths, bins=min(60, max(10, len(set(r._lengths.tolist())))), color='#4C72B0')
-    for x, lab, c in ((r.lengths['p50'], 'p50', '#555'), (r.lengths['p95'], 'p95', '#DD8452'), (r.max_length, 'max_length', '#C44E52')):
+    for x, lab, c in ((r.lengths['p50'], 'p50', '#555'), (r.lengths['p95'], 'p95', '#DD8452'),
+                      (r.max_length, 'max_length', '#C44E52')):
         ax.axvline(x, color=c, ls='--', lw=1.2, label=f'{lab} = {x}')
-    ax.set_xlabel('tokens per sample (chat template applied)'); ax.set_ylabel('samples'); ax.legend(fontsize=8)
-    ax.set_title(f'{r.n_ok} samples · {r.truncated_share:.1%} truncated at {r.max_length}', fontsize=10)
+    ax.set_xlabel('tokens per sample (chat template applied)')
+    ax.set_ylabel('samples')
+    ax.legend(fontsize=8)
+    ax.set_title(f'{r.n_ok} samples · {r.truncated_share:.1%} truncated at {r.max_length}',
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -527,7 +625,8 @@ def mix_shares(sizes, weights=None, temperature:float=1.0) -> np.ndarray:
     "Share of the mix for each dataset: ∝ weight · size^(1/temperature)."
     sizes = np.asarray(sizes, dtype=float)
     w = np.ones_like(sizes) if weights is None else np.asarray(weights, dtype=float)
-    if (w < 0).any() or w.sum() == 0 or temperature <= 0: raise DataError('mix weights must be ≥ 0 with at least one > 0, and temperature > 0.')
+    if (w < 0).any() or w.sum() == 0 or temperature <= 0:
+        raise DataError('mix weights must be ≥ 0 with at least one > 0, and temperature > 0.')
     p = w * sizes ** (1.0 / temperature)
     return p / p.sum()
 
@@ -549,10 +648,13 @@ def mix(datasets:list, weights=None, temperature:float=1.0, n:int|None=None, see
 def curriculum(samples:list, by:str='length', tok=None) -> list:
     "Samples ordered from easy to hard: by token length or by a numeric score column."
     if by == 'length':
-        keys = token_lengths(tok, samples) if tok is not None else [len(sample_text(s)) for s in samples]
+        keys = (token_lengths(tok, samples) if tok is not None
+                else [len(sample_text(s)) for s in samples])
     else:
         missing = [s.id for s in samples if not isinstance(s.meta.get('score'), (int, float))]
-        if missing: raise DataError(f'{missing[0]} has no numeric {by!r} column ({len(missing)} rows lack it); add it or set data.curriculum to length.')
+        if missing:
+            raise DataError(f'{missing[0]} has no numeric {by!r} column ({len(missing)} rows lack '
+                            f'it); add it or set data.curriculum to length.')
         keys = [s.meta['score'] for s in samples]
     order = sorted(range(len(samples)), key=lambda i: (keys[i], i))
     return [samples[i] for i in order]

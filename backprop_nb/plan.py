@@ -37,17 +37,23 @@ class Arch:
     def linear_shapes(self) -> dict:
         "(in, out) of each projection of one decoder layer."
         h, i, kv = self.hidden, self.intermediate, self.kv
-        return dict(q_proj=(h, self.heads * self.head_dim), k_proj=(h, kv), v_proj=(h, kv), o_proj=(self.heads * self.head_dim, h),
+        return dict(q_proj=(h, self.heads * self.head_dim), k_proj=(h, kv), v_proj=(h, kv),
+                    o_proj=(self.heads * self.head_dim, h),
                     gate_proj=(h, i), up_proj=(h, i), down_proj=(i, h))
-    def n_linear(self) -> int: return self.layers * sum(a * b for a, b in self.linear_shapes().values())
+    def n_linear(self) -> int:
+        return self.layers * sum(a * b for a, b in self.linear_shapes().values())
     def n_embed(self) -> int: return self.vocab * self.hidden * (1 if self.tied else 2)
-    def n_params(self) -> int: return self.n_linear() + self.n_embed() + self.layers * 2 * self.hidden + self.hidden
+    def n_params(self) -> int:
+        return self.n_linear() + self.n_embed() + self.layers * 2 * self.hidden + self.hidden
 
 # %% ../nbs/08_plan.ipynb #7a67aa6e
 def _arch_from_hf(c, name) -> Arch:
     hd = getattr(c, 'head_dim', None) or c.hidden_size // c.num_attention_heads
-    return Arch(name, c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads, getattr(c, 'num_key_value_heads', None) or c.num_attention_heads,
-                hd, c.vocab_size, bool(getattr(c, 'tie_word_embeddings', False)), getattr(c, 'max_position_embeddings', 2048))
+    return Arch(name, c.num_hidden_layers, c.hidden_size, c.intermediate_size,
+                c.num_attention_heads,
+                getattr(c, 'num_key_value_heads', None) or c.num_attention_heads,
+                hd, c.vocab_size, bool(getattr(c, 'tie_word_embeddings', False)),
+                getattr(c, 'max_position_embeddings', 2048))
 
 def _arch_from_gguf(path, name) -> Arch:
     import gguf
@@ -56,33 +62,46 @@ def _arch_from_gguf(path, name) -> Arch:
     h, heads = f('embedding_length'), f('attention.head_count')
     tied = not any(t.name == 'output.weight' for t in r.tensors)
     vocab = len(r.fields['tokenizer.ggml.tokens'].data)
-    return Arch(name, f('block_count'), h, f('feed_forward_length'), heads, f('attention.head_count_kv'), h // heads, vocab, tied, f('context_length'))
+    return Arch(name, f('block_count'), h, f('feed_forward_length'), heads,
+                f('attention.head_count_kv'), h // heads, vocab, tied, f('context_length'))
 
 def arch_of(name:str='embedded', cache_dir:str='') -> Arch:
     "The architecture of `model.name` from its config.json (or GGUF metadata): no weights are loaded or converted."
     from transformers import AutoConfig
     if name in ('', EMBEDDED):
         d = cache_root(cache_dir)/'models'/EMBEDDED_NAME
-        return _arch_from_hf(AutoConfig.from_pretrained(d), EMBEDDED_NAME) if (d/'config.json').exists() else _arch_from_gguf(embedded_gguf(), EMBEDDED_NAME)
+        return (_arch_from_hf(AutoConfig.from_pretrained(d), EMBEDDED_NAME)
+                if (d/'config.json').exists() else _arch_from_gguf(embedded_gguf(), EMBEDDED_NAME))
     p = Path(name).expanduser()
     if p.suffix.lower() == '.gguf':
         if not p.exists(): raise ModelError(f'GGUF file {p} does not exist; check model.name.')
         return _arch_from_gguf(p, p.stem)
     try: return _arch_from_hf(AutoConfig.from_pretrained(str(p) if p.exists() else name), p.name)
-    except OSError: raise ModelError(f'cannot read the configuration of {name!r} (not a local model folder, and the hub is unreachable or it is not cached).') from None
+    except OSError:
+        raise ModelError(f'cannot read the configuration of {name!r} (not a local model folder, '
+                         f'and the hub is unreachable or it is not cached).') from None
 
 # %% ../nbs/08_plan.ipynb #b902c558
 def layer_activation_bytes(arch:Arch, targets, r:int, act:int, grad_ckpt:bool=False) -> int:
     "Bytes autograd keeps per token for one decoder layer with LoRA on `targets` (act = bytes per activation element)."
     h, i, kv = arch.hidden, arch.intermediate, arch.kv
-    if grad_ckpt: return act * h                                       # only the layer's input survives
-    cast = 0 if act == 4 else 4                                         # LoRA is fp32: a 16-bit input is copied to fp32 for it
-    norm = 2 * (4 * h + act * h)                                        # two RMSNorms: fp32 input copy + normalised output
-    attn = act * (2 * arch.heads * arch.head_dim + 2 * kv)             # SDPA keeps q, k, v and its output
-    mlp = 3 * act * i                                                   # SiLU input, and both inputs of the product
-    lora_in = dict(q_proj=h, k_proj=h, v_proj=h, o_proj=arch.heads * arch.head_dim, gate_proj=h, up_proj=h, down_proj=i)
-    lora = sum(cast * lora_in[t] + 4 * r for t in targets)             # fp32 input copies + the rank-r intermediate
-    if act == 4: lora += 4 * i * ('down_proj' in targets)               # fp32: the product feeding down_proj is kept for LoRA
+    if grad_ckpt:
+        return act * h                                       # only the layer's input survives
+    # LoRA is fp32: a 16-bit input is copied to fp32 for it
+    cast = 0 if act == 4 else 4
+    # two RMSNorms: fp32 input copy + normalised output
+    norm = 2 * (4 * h + act * h)
+    # SDPA keeps q, k, v and its output
+    attn = act * (2 * arch.heads * arch.head_dim + 2 * kv)
+    # SiLU input, and both inputs of the product
+    mlp = 3 * act * i
+    lora_in = dict(q_proj=h, k_proj=h, v_proj=h, o_proj=arch.heads * arch.head_dim, gate_proj=h,
+                   up_proj=h, down_proj=i)
+    # fp32 input copies + the rank-r intermediate
+    lora = sum(cast * lora_in[t] + 4 * r for t in targets)
+    if act == 4:
+        # fp32: the product feeding down_proj is kept for LoRA
+        lora += 4 * i * ('down_proj' in targets)
     return norm + attn + mlp + lora
 
 # %% ../nbs/08_plan.ipynb #f0f2f463
@@ -99,40 +118,58 @@ class MemoryEstimate:
     device: str
     detail: dict = field(default_factory=dict)
     @property
-    def total(self): return self.weights + self.lora + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
+    def total(self):
+        return self.weights + self.lora + self.gradients + self.optimizer + self.activations + self.logits + self.overhead
     @property
-    def allocated(self): return self.total - self.overhead     # live tensors only: what torch.cuda.max_memory_allocated counts
-    def rows(self): return [('Model weights', self.weights), ('LoRA trainable', self.lora), ('Gradients', self.gradients), ('Optimizer states', self.optimizer),
-                            ('Activations', self.activations), ('Logits', self.logits), ('Runtime overhead', self.overhead), ('Total estimated', self.total)]
+    def allocated(self):
+        # live tensors only: what torch.cuda.max_memory_allocated counts
+        return self.total - self.overhead
+    def rows(self):
+        return [('Model weights', self.weights), ('LoRA trainable', self.lora),
+                ('Gradients', self.gradients), ('Optimizer states', self.optimizer),
+                            ('Activations', self.activations), ('Logits', self.logits),
+                            ('Runtime overhead', self.overhead), ('Total estimated', self.total)]
     def table(self) -> str:
-        out = ['| component | estimate |', '|---|---|'] + [f'| {k} | {fmt_bytes(v)} |' for k, v in self.rows()]
+        out = ['| component | estimate |',
+               '|---|---|'] + [f'| {k} | {fmt_bytes(v)} |' for k, v in self.rows()]
         return '\n'.join(out)
     def _repr_markdown_(self): return self.table()
 
 def fmt_bytes(b): return f'{b / 2**30:.2f} GB' if b >= 2**28 else f'{b / 2**20:.0f} MB'
 
 # %% ../nbs/08_plan.ipynb #e16ac7c5
-QUANT_BYTES = {'none': None, '4bit': 0.5 + 4 / 64, '4bit+dq': 0.5 + 1 / 64 + 4 / (64 * 256), '8bit': 1.0}
-OPT_BYTES = {'adamw_torch': 8, 'adamw_torch_fused': 8, 'adamw_bnb_8bit': 2, 'adafactor': 0.5, 'sgd': 0}
-CPU_RUNTIME = int(0.62 * 2**30)    # RSS of Python with torch, transformers, peft, trl and datasets imported, measured here
+QUANT_BYTES = {'none': None, '4bit': 0.5 + 4 / 64, '4bit+dq': 0.5 + 1 / 64 + 4 / (64 * 256),
+               '8bit': 1.0}
+OPT_BYTES = {'adamw_torch': 8, 'adamw_torch_fused': 8, 'adamw_bnb_8bit': 2, 'adafactor': 0.5,
+             'sgd': 0}
+# RSS of Python with torch, transformers, peft, trl and datasets imported, measured here
+CPU_RUNTIME = int(0.62 * 2**30)
 
-def estimate_memory(cfg:Config, arch:Arch, seq_len:int|None=None, batch:int|None=None, device:str|None=None, trained_share:float=0.5) -> MemoryEstimate:
+def estimate_memory(cfg:Config, arch:Arch, seq_len:int|None=None, batch:int|None=None,
+                    device:str|None=None, trained_share:float=0.5) -> MemoryEstimate:
     "Peak training memory for `cfg` on `arch` (no model is loaded)."
     from backprop_nb.models import pick_device, pick_dtype
     device = device or pick_device(cfg.model.device)
     seq_len = seq_len or cfg.data.max_length or 512
     batch = batch or cfg.train.batch_size
     q = cfg.model.quantization
-    dt = cfg.model.dtype if cfg.model.dtype != 'auto' else ('float16' if device.startswith('cuda') else str(pick_dtype('cpu')).split('.')[-1])
+    dt = (cfg.model.dtype if cfg.model.dtype != 'auto'
+          else ('float16' if device.startswith('cuda') else str(pick_dtype('cpu')).split('.')[-1]))
     wb = 4 if dt == 'float32' else 2
     qb = QUANT_BYTES['4bit+dq' if q == '4bit' and cfg.model.double_quant else q]
     lin = arch.n_linear()
-    weights = int(lin * (qb if qb else wb) + (arch.n_embed() + arch.layers * 2 * arch.hidden) * (4 if qb else wb))
+    weights = int(lin * (qb if qb else wb) + (arch.n_embed() + arch.layers * 2 * arch.hidden) * (4
+            if qb else wb))
     shapes = arch.linear_shapes()
-    targets = [t for t in (TARGET_PRESETS.get(cfg.lora.targets) or [t.strip() for t in cfg.lora.targets.split(',')]) if t in shapes]
-    n_lora = arch.layers * sum(cfg.lora.r * sum(shapes[t]) for t in targets)      # unknown names are pre-flight's to report
-    gc = cfg.train.grad_checkpointing == 'on' or (cfg.train.grad_checkpointing == 'auto' and device.startswith('cuda') and q != 'none')
-    act_el = 4 if dt == 'float32' or qb else 2          # k-bit preparation upcasts norms, so the residual stream is fp32
+    targets = [t
+               for t in (TARGET_PRESETS.get(cfg.lora.targets)
+                         or [t.strip() for t in cfg.lora.targets.split(',')]) if t in shapes]
+    # unknown names are pre-flight's to report
+    n_lora = arch.layers * sum(cfg.lora.r * sum(shapes[t]) for t in targets)
+    gc = (cfg.train.grad_checkpointing == 'on'
+          or (cfg.train.grad_checkpointing == 'auto' and device.startswith('cuda') and q != 'none'))
+    # k-bit preparation upcasts norms, so the residual stream is fp32
+    act_el = 4 if dt == 'float32' or qb else 2
     tokens = batch * seq_len
     per_layer = layer_activation_bytes(arch, targets, cfg.lora.r, act_el, gc)
     acts = tokens * arch.layers * per_layer + tokens * arch.hidden * 4 * 2
@@ -140,17 +177,21 @@ def estimate_memory(cfg:Config, arch:Arch, seq_len:int|None=None, batch:int|None
     logits = int(tokens * trained_share * arch.vocab * 4 * 3)
     opt = int(n_lora * OPT_BYTES.get(cfg.train.optimizer, 8))
     core = weights + 8 * n_lora + opt + acts + logits
-    if device.startswith('cuda'): overhead, outside = int(0.08 * core) + int(0.5 * 2**30), int(0.5 * 2**30)
+    if device.startswith('cuda'):
+        overhead, outside = int(0.08 * core) + int(0.5 * 2**30), int(0.5 * 2**30)
     else: overhead, outside = CPU_RUNTIME + int(0.05 * core), 0
     return MemoryEstimate(weights, 4 * n_lora, 4 * n_lora, opt, acts, logits, overhead, device,
-                          dict(n_lora=n_lora, tokens=tokens, per_layer_token=per_layer, grad_checkpointing=gc, weight_dtype=dt, outside_allocator=outside))
+                          dict(n_lora=n_lora, tokens=tokens, per_layer_token=per_layer,
+                               grad_checkpointing=gc, weight_dtype=dt, outside_allocator=outside))
 
 # %% ../nbs/08_plan.ipynb #1dd9062d
-GPUS = {'T4 (16 GB)': 16, 'L4 (24 GB)': 24, 'A10 (24 GB)': 24, 'A100 (40 GB)': 40, 'A100 (80 GB)': 80, 'H100 (80 GB)': 80}
+GPUS = {'T4 (16 GB)': 16, 'L4 (24 GB)': 24, 'A10 (24 GB)': 24, 'A100 (40 GB)': 40,
+        'A100 (80 GB)': 80, 'H100 (80 GB)': 80}
 
 def fitting_gpus(est:MemoryEstimate, headroom:float=0.95) -> list:
     "The built-in GPUs this estimate fits, smallest first."
-    return [g for g, gb in sorted(GPUS.items(), key=lambda kv: kv[1]) if est.total <= headroom * gb * 2**30]
+    return [g for g, gb in sorted(GPUS.items(), key=lambda kv: kv[1])
+            if est.total <= headroom * gb * 2**30]
 
 def ram_bytes() -> tuple:
     "(total, available) RAM of this machine, from /proc/meminfo."
@@ -178,16 +219,22 @@ def recommend_batch(cfg:Config, arch:Arch, seq_len:int, budget:int, device:str|N
     while b <= eff:
         if estimate_memory(cfg, arch, seq_len, b, device).total <= budget: best = b
         b *= 2
-    if best == 0: raise ConfigError(f'even batch size 1 at length {seq_len} needs {fmt_bytes(estimate_memory(cfg, arch, seq_len, 1, device).total)}, over the {fmt_bytes(budget)} budget; shorten data.max_length, quantize, or lower lora.r.')
+    if best == 0:
+        raise ConfigError(f'even batch size 1 at length {seq_len} needs '
+                          f'{fmt_bytes(estimate_memory(cfg, arch, seq_len, 1, device).total)}, '
+                          f'over the {fmt_bytes(budget)} budget; shorten data.max_length, '
+                          f'quantize, or lower lora.r.')
     return best, math.ceil(eff / best)
 
 # %% ../nbs/08_plan.ipynb #b499fca2
 class PeakRSS:
     "Sample this process's resident memory in a thread; `.peak` is the highest seen."
-    def __init__(self, every:float=0.005): self.every, self.peak, self._stop = every, 0, threading.Event()
+    def __init__(self, every:float=0.005):
+        self.every, self.peak, self._stop = every, 0, threading.Event()
     def _run(self):
         from backprop_nb.callbacks import rss_mb
-        while not self._stop.is_set(): self.peak = max(self.peak, rss_mb() * 2**20); time.sleep(self.every)
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb() * 2**20); time.sleep(self.every)
     def __enter__(self):
         self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
     def __exit__(self, *a): self._stop.set(); self._t.join()
@@ -248,7 +295,8 @@ class Preflight:
     @property
     def ok(self): return not self.problems
     def text(self) -> str:
-        out = [f'pre-flight: {"OK" if self.ok else f"{len(self.problems)} problem(s)"}' + (f', {len(self.warnings)} warning(s)' if self.warnings else '')]
+        out = [f'pre-flight: {"OK" if self.ok else f"{len(self.problems)} problem(s)"}' + (f', '
+                f'{len(self.warnings)} warning(s)' if self.warnings else '')]
         out += [f'  ✖ {p}' for p in self.problems] + [f'  ⚠ {w}' for w in self.warnings]
         out += [f'  {k}: {v}' for k, v in self.summary.items()]
         if self.memory is not None: out += ['', self.memory.table(), '', verdict(self.memory)]
@@ -267,11 +315,15 @@ def preflight(config, data_check:bool=True) -> Preflight:
     from backprop_nb.prepare import read_data
     from backprop_nb.config import resolve_lr
     probs, warns, summary = [], [], {}
-    if isinstance(config, (str, Path)): raw = load_mapping(config, 'config file', 'with sections such as train:')
+    if isinstance(config, (str, Path)):
+        raw = load_mapping(config, 'config file', 'with sections such as train:')
     else: raw = config.to_dict() if isinstance(config, Config) else config
     valid, probs = check_fields(raw)
-    if probs: warns.append('the checks below use the defaults in place of the invalid settings above.')
-    try: cfg = make_config(valid)                     # go on with what is valid: every problem in one run
+    if probs:
+        warns.append('the checks below use the defaults in place of the invalid settings above.')
+    try:
+        # go on with what is valid: every problem in one run
+        cfg = make_config(valid)
     except ConfigError as e: return Preflight(probs + [str(e)], warns)
     arch = _check_model(cfg, probs)
     n, est = None, None
@@ -279,8 +331,11 @@ def preflight(config, data_check:bool=True) -> Preflight:
         try:
             ld = read_data(cfg); n = len(ld.samples)
             summary['data'] = f'{n} usable samples, {len(ld.problems)} bad rows ({cfg.data.on_bad_rows})'
-            if ld.problems and cfg.data.on_bad_rows == 'stop': probs.append(f'{ld.problems[0]} ({len(ld.problems)} bad rows; the run would stop).')
-            if ld.problems: warns.append(f'{len(ld.problems)} bad rows will be dropped; first: {ld.problems[0]}.')
+            if ld.problems and cfg.data.on_bad_rows == 'stop':
+                probs.append(f'{ld.problems[0]} ({len(ld.problems)} bad rows; the run would stop).')
+            if ld.problems:
+                warns.append(f'{len(ld.problems)} bad rows will be dropped; first: '
+                             f'{ld.problems[0]}.')
             seq = _check_lengths(cfg, ld, arch, probs, warns, summary)
         except DataError as e: probs.append(str(e)); seq = cfg.data.max_length
         for path in filter(None, [cfg.data.eval_path]):
@@ -288,16 +343,24 @@ def preflight(config, data_check:bool=True) -> Preflight:
     else: seq = cfg.data.max_length
     if arch is not None:
         est = estimate_memory(cfg, arch, seq)
-        if est.device == 'cpu' and est.total > 0.9 * ram_bytes()[1]: probs.append(f'training needs about {fmt_bytes(est.total)} but only {fmt_bytes(ram_bytes()[1])} of RAM is available; {verdict(est)}')
+        if est.device == 'cpu' and est.total > 0.9 * ram_bytes()[1]:
+            probs.append(f'training needs about {fmt_bytes(est.total)} but only '
+                         f'{fmt_bytes(ram_bytes()[1])} of RAM is available; {verdict(est)}')
         elif est.device.startswith('cuda'):
             import torch
             cap = torch.cuda.get_device_properties(0).total_memory
-            if est.total > 0.95 * cap: probs.append(f'training needs about {fmt_bytes(est.total)} but this GPU has {fmt_bytes(cap)}; lower train.batch_size or data.max_length, or quantize.')
+            if est.total > 0.95 * cap:
+                probs.append(f'training needs about {fmt_bytes(est.total)} but this GPU has '
+                             f'{fmt_bytes(cap)}; lower train.batch_size or data.max_length, or '
+                             f'quantize.')
     if n:
         steps = total_steps(cfg, n)
         name, kw = lr_scheduler(cfg)
-        sched = lr_schedule(name, resolve_lr(cfg, n), min(steps, 20_000), round(cfg.train.warmup_ratio * min(steps, 20_000)), kw.get('min_lr_rate', 0.0))
-        warns += [f'{a.message} {a.fix}' for a in plan_alerts(n, steps, cfg.train.effective_batch, sched)]
+        sched = lr_schedule(name, resolve_lr(cfg, n), min(steps, 20_000),
+                            round(cfg.train.warmup_ratio * min(steps, 20_000)),
+                            kw.get('min_lr_rate', 0.0))
+        warns += [f'{a.message} {a.fix}'
+                  for a in plan_alerts(n, steps, cfg.train.effective_batch, sched)]
         summary['plan'] = f'{steps} steps × {cfg.train.effective_batch} samples, LR {resolve_lr(cfg, n):.1e}'
     return Preflight(probs, warns, summary, est)
 
@@ -305,10 +368,16 @@ def _check_model(cfg, probs):
     try: arch = arch_of(cfg.model.name, cfg.model.cache_dir)
     except (ModelError, ConfigError) as e: probs.append(str(e)); return None
     have = set(arch.linear_shapes())
-    want = TARGET_PRESETS.get(cfg.lora.targets) or [t.strip() for t in cfg.lora.targets.split(',') if t.strip()]
+    want = (TARGET_PRESETS.get(cfg.lora.targets)
+            or [t.strip() for t in cfg.lora.targets.split(',') if t.strip()])
     bad = [t for t in want if t not in have]
-    if bad: probs.append(f'lora.targets names {", ".join(bad)}, which {arch.name} does not have; use a preset ({", ".join(TARGET_PRESETS)}) or some of: {", ".join(sorted(have))}.')
-    if cfg.lora.r > min(arch.hidden, arch.intermediate): probs.append(f'lora.r is {cfg.lora.r}, larger than the layers it adapts ({arch.hidden} wide); use a rank well below that, e.g. 8–64.')
+    if bad:
+        probs.append(f'lora.targets names {", ".join(bad)}, which {arch.name} does not have; use '
+                     f'a preset ({", ".join(TARGET_PRESETS)}) or some of: '
+                     f'{", ".join(sorted(have))}.')
+    if cfg.lora.r > min(arch.hidden, arch.intermediate):
+        probs.append(f'lora.r is {cfg.lora.r}, larger than the layers it adapts ({arch.hidden} '
+                     f'wide); use a rank well below that, e.g. 8–64.')
     return arch
 
 def tokenizer_only(name:str, cache_dir:str=''):
@@ -319,7 +388,8 @@ def tokenizer_only(name:str, cache_dir:str=''):
         d = cache_root(cache_dir)/'models'/EMBEDDED_NAME
         if (d/'tokenizer.json').exists(): return load_tokenizer(str(d))
         g = embedded_gguf(); return AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
-    if name.lower().endswith('.gguf'): p = Path(name); return AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
+    if name.lower().endswith('.gguf'):
+        p = Path(name); return AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
     return load_tokenizer(resolve_source(name, cache_dir).path)
 
 def _check_lengths(cfg, ld, arch, probs, warns, summary):
@@ -328,8 +398,12 @@ def _check_lengths(cfg, ld, arch, probs, warns, summary):
     rec = recommend_max_length(L); ml = cfg.data.max_length or rec
     trunc = float((L > ml).mean())
     summary['lengths'] = f'p50 {int(sorted(L)[len(L)//2])}, max {int(L.max())} tokens; max_length {ml} (recommended {rec}); {trunc:.0%} truncated'
-    if trunc > 0.2: warns.append(f'{trunc:.0%} of samples are longer than data.max_length {ml} and will be cut; raise it towards {rec} or set data.long_samples to split.')
-    if arch is not None and ml > arch.max_positions: probs.append(f'data.max_length {ml} is longer than the model\'s {arch.max_positions} positions; lower it.')
+    if trunc > 0.2:
+        warns.append(f'{trunc:.0%} of samples are longer than data.max_length {ml} and will be '
+                     f'cut; raise it towards {rec} or set data.long_samples to split.')
+    if arch is not None and ml > arch.max_positions:
+        probs.append(f'data.max_length {ml} is longer than the model\'s {arch.max_positions} '
+                     f'positions; lower it.')
     return ml
 
 # %% ../nbs/08_plan.ipynb #8f0af069
@@ -344,7 +418,8 @@ def measured_tokens_per_s(run_dir) -> float|None:
     tps = [e.tokens_per_s for e in load_events(run_dir) if e.kind == 'step'][1:]
     return sum(tps) / len(tps) if tps else None
 
-def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|None=None, run_dir=None, prices=None, mfu:float=0.35) -> list:
+def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|None=None,
+                  run_dir=None, prices=None, mfu:float=0.35) -> list:
     "Rows (provider, gpu, fits, tokens/s, hours, cost) for the whole run on each priced GPU."
     from backprop_nb.train import total_steps
     prices = prices or load_prices()
@@ -354,17 +429,25 @@ def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|
     est = estimate_memory(cfg, arch, int(tokens_per_sample), device='cuda')
     rows = []
     for r in prices['gpus']:
-        tps = measured if measured and r.get('gpu') == prices.get('measured_on') else r['tflops'] * 1e12 * mfu / (4 * arch.n_params())
+        tps = (measured if measured and r.get('gpu') == prices.get('measured_on')
+               else r['tflops'] * 1e12 * mfu / (4 * arch.n_params()))
         hours = tokens / tps / 3600
-        rows.append(dict(provider=r['provider'], gpu=r['gpu'], fits=est.total <= 0.95 * r['memory_gb'] * 2**30, tokens_per_s=round(tps),
-                         tokens=int(tokens), hours=hours, cost=hours * r['usd_per_hour'], usd_per_hour=r['usd_per_hour']))
+        rows.append(dict(provider=r['provider'], gpu=r['gpu'],
+                         fits=est.total <= 0.95 * r['memory_gb'] * 2**30, tokens_per_s=round(tps),
+                         tokens=int(tokens), hours=hours, cost=hours * r['usd_per_hour'],
+                         usd_per_hour=r['usd_per_hour']))
     return sorted(rows, key=lambda r: (not r['fits'], r['cost'], r['hours']))
 
-def _duration(h:float) -> str: return f'{h:.2f} h' if h >= 1 else f'{h * 60:.1f} min' if h * 60 >= 0.1 else f'{h * 3600:.0f} s'
-def _usd(c:float, per_hour:float) -> str: return 'free' if per_hour == 0 else f'${c:,.2f}' if c >= 0.01 else '< $0.01'
+def _duration(h:float) -> str:
+    return f'{h:.2f} h' if h >= 1 else f'{h * 60:.1f} min' if h * 60 >= 0.1 else f'{h * 3600:.0f} s'
+def _usd(c:float, per_hour:float) -> str:
+    return 'free' if per_hour == 0 else f'${c:,.2f}' if c >= 0.01 else '< $0.01'
 
 def cost_table(rows) -> str:
     "Markdown table of `estimate_cost`'s rows."
     head = f'{rows[0]["tokens"]:,} training tokens\n\n' if rows else ''
     out = ['| provider | GPU | fits | tokens/s | time | cost (USD) |', '|---|---|---|---|---|---|']
-    return head + '\n'.join(out + [f'| {r["provider"]} | {r["gpu"]} | {"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,} | {_duration(r["hours"])} | {_usd(r["cost"], r["usd_per_hour"])} |' for r in rows])
+    return head + '\n'.join(out + [f'| {r["provider"]} | {r["gpu"]} | '
+                                   f'{"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,} | '
+                                   f'{_duration(r["hours"])} | '
+                                   f'{_usd(r["cost"], r["usd_per_hour"])} |' for r in rows])

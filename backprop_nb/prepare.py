@@ -32,7 +32,8 @@ def split_eval(samples:list, fraction:float, seed:int) -> tuple:
     random.Random(seed).shuffle(idx)
     k = max(1, round(fraction * len(samples)))
     held = set(idx[:k])
-    return [s for i, s in enumerate(samples) if i not in held], [s for i, s in enumerate(samples) if i in held]
+    return ([s for i, s in enumerate(samples) if i not in held],
+            [s for i, s in enumerate(samples) if i in held])
 
 # %% ../nbs/02d_prepare.ipynb #04c8eafd
 def read_data(cfg:Config) -> Loaded:
@@ -40,24 +41,35 @@ def read_data(cfg:Config) -> Loaded:
     d = cfg.data
     score = d.curriculum if d.curriculum not in ('none', 'length') else None
     paths = [p.strip() for p in d.path.split(',') if p.strip()]
-    if len(paths) == 1: return load_samples(paths[0], d.format, d.on_bad_rows, d.limit, score_key=score)
+    if len(paths) == 1:
+        return load_samples(paths[0], d.format, d.on_bad_rows, d.limit, score_key=score)
     if d.mix_weights and len(d.mix_weights) != len(paths):
-        raise ConfigError(f'data.mix_weights has {len(d.mix_weights)} weights for {len(paths)} datasets; give one per dataset.')
+        raise ConfigError(f'data.mix_weights has {len(d.mix_weights)} weights for {len(paths)} '
+                          f'datasets; give one per dataset.')
     parts = [load_samples(p, d.format, d.on_bad_rows, None, score_key=score) for p in paths]
     w = [float(x) for x in d.mix_weights] if d.mix_weights else None
-    samples = mix([p.samples for p in parts], w, d.mix_temperature, seed=cfg.train.seed)[:d.limit or None]
-    return Loaded(samples, [q for p in parts for q in p.problems], {k: v for p in parts for k, v in p.formats.items()}, sum(p.n_rows for p in parts),
-                  {'malformed': sum(len(p.problems) for p in parts)} if any(p.problems for p in parts) else {})
+    samples = mix([p.samples for p in parts], w, d.mix_temperature,
+                  seed=cfg.train.seed)[:d.limit or None]
+    return Loaded(samples, [q for p in parts for q in p.problems],
+                  {k: v for p in parts for k, v in p.formats.items()}, sum(p.n_rows for p in parts),
+                  {'malformed': sum(len(p.problems) for p in parts)}
+                  if any(p.problems for p in parts) else {})
 
-def prepare_data(cfg:Config, tok, samples:list|None=None, eval_samples:list|None=None, loaded:Loaded|None=None) -> Prepared:
+def prepare_data(cfg:Config, tok, samples:list|None=None, eval_samples:list|None=None,
+                 loaded:Loaded|None=None) -> Prepared:
     "Validate, split and encode the data; raises DataError before anything is written."
     d = cfg.data
-    ld = loaded or (Loaded(samples, [], {}, len(samples)) if samples is not None else read_data(cfg))
-    rep, kept = data_report(d.path, tok, d.max_length, duplicates=d.duplicates, near_duplicates_policy=d.near_duplicates, loaded=ld)
+    ld = (loaded
+          or (Loaded(samples, [], {}, len(samples)) if samples is not None else read_data(cfg)))
+    rep, kept = data_report(d.path, tok, d.max_length, duplicates=d.duplicates,
+                            near_duplicates_policy=d.near_duplicates, loaded=ld)
     ml = d.max_length or rep.recommended_max_length
-    if eval_samples is None and d.eval_path: eval_samples = load_samples(d.eval_path, d.format, d.on_bad_rows).samples
-    tr, ev = (kept, eval_samples) if eval_samples is not None else split_eval(kept, d.eval_fraction, cfg.train.seed)
-    if d.curriculum != 'none': tr = curriculum(tr, 'length' if d.curriculum == 'length' else d.curriculum, tok)
+    if eval_samples is None and d.eval_path:
+        eval_samples = load_samples(d.eval_path, d.format, d.on_bad_rows).samples
+    tr, ev = (kept, eval_samples) if eval_samples is not None else split_eval(kept, d.eval_fraction,
+            cfg.train.seed)
+    if d.curriculum != 'none':
+        tr = curriculum(tr, 'length' if d.curriculum == 'length' else d.curriculum, tok)
     train_ds, _ = encode_dataset(tok, tr, ml, d.long_samples, d.assistant_only)
     eval_ds = encode_dataset(tok, ev, ml, d.long_samples, d.assistant_only)[0] if ev else None
     return Prepared(train_ds, eval_ds, rep, ld.n_rows, ml, rep.dropped)

@@ -26,7 +26,9 @@ def corpus_text(name:str='pydoc') -> str:
         from pydoc_data.topics import topics
         return '\n\n'.join(topics[k] for k in sorted(topics))
     p = Path(name)
-    if not p.is_file(): raise ConfigError(f'progressive.corpus {name!r} is neither pydoc nor a text file; pass a .txt or .md file.')
+    if not p.is_file():
+        raise ConfigError(f'progressive.corpus {name!r} is neither pydoc nor a text file; pass a '
+                          f'.txt or .md file.')
     return p.read_text(encoding='utf-8', errors='replace')
 
 def text_blocks(text:str, seq_len:int, held_out:float=0.05, seed:int=0) -> tuple:
@@ -49,7 +51,8 @@ def mlm_targets(ids:torch.Tensor, rate:float, gen:torch.Generator|None=None) -> 
     "(inputs with [MASK], targets, loss_mask): `rate` of the positions masked (at least one per row)."
     pick = torch.rand(ids.shape, generator=gen) < rate
     none = ~pick.any(1)
-    if none.any(): pick[none, torch.randint(0, ids.shape[1], (int(none.sum()),), generator=gen)] = True
+    if none.any():
+        pick[none, torch.randint(0, ids.shape[1], (int(none.sum()),), generator=gen)] = True
     inp = ids.masked_fill(pick, MASK_ID)
     return inp, ids.masked_fill(~pick, -100), pick
 
@@ -73,13 +76,16 @@ class TimeEmbedding(nn.Module):
         self.proj = nn.Linear(d, d) if kind == 'sinusoidal' else None
         self.table = nn.Embedding(steps, d) if kind == 'learned' else None
     def forward(self, t_idx):
-        return self.table(t_idx) if self.kind == 'learned' else self.proj(sinusoidal(t_idx, self.proj.in_features))
+        return (self.table(t_idx) if self.kind == 'learned'
+                else self.proj(sinusoidal(t_idx, self.proj.in_features)))
 
 # %% ../nbs/10_progressive.ipynb #808bb763
 def _llama_config(cfg:ProgressiveConfig):
     from transformers import LlamaConfig
-    c = LlamaConfig(vocab_size=VOCAB, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
-                    num_hidden_layers=cfg.blocks_per_stack * cfg.max_stacks, max_position_embeddings=max(2048, cfg.seq_len), rms_norm_eps=1e-5)
+    c = LlamaConfig(vocab_size=VOCAB, hidden_size=cfg.d_model, intermediate_size=cfg.d_ff,
+                    num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+                    num_hidden_layers=cfg.blocks_per_stack * cfg.max_stacks,
+                    max_position_embeddings=max(2048, cfg.seq_len), rms_norm_eps=1e-5)
     c._attn_implementation = 'sdpa'
     return c
 
@@ -89,7 +95,8 @@ class Stack(nn.Module):
         super().__init__()
         from transformers.models.llama.modeling_llama import LlamaDecoderLayer
         self.sid, self.precision = sid, 'fp32'
-        self.blocks = nn.ModuleList([LlamaDecoderLayer(lc, sid * n_blocks + i) for i in range(n_blocks)])
+        self.blocks = nn.ModuleList([LlamaDecoderLayer(lc, sid * n_blocks + i)
+                                     for i in range(n_blocks)])
         for b in self.blocks: b.self_attn.is_causal = causal
     def forward(self, h, pos_emb):
         dt = next(p for p in self.parameters()).dtype
@@ -107,8 +114,10 @@ class ProgressiveModel(nn.Module):
         self.embed = nn.Embedding(VOCAB, cfg.d_model)
         self.stacks = nn.ModuleList()
         self.rotary = LlamaRotaryEmbedding(self.lc)
-        self.norm, self.head = LlamaRMSNorm(cfg.d_model, eps=1e-5), nn.Linear(cfg.d_model, VOCAB, bias=False)
-        self.time = TimeEmbedding(cfg.d_model, cfg.time_steps, cfg.time_embedding) if cfg.time == 'input' else None
+        self.norm, self.head = (LlamaRMSNorm(cfg.d_model, eps=1e-5),
+                                nn.Linear(cfg.d_model, VOCAB, bias=False))
+        self.time = (TimeEmbedding(cfg.d_model, cfg.time_steps, cfg.time_embedding)
+                     if cfg.time == 'input' else None)
 
     def pos(self, h):
         p = torch.arange(h.shape[1], device=h.device)[None].expand(h.shape[0], -1)
@@ -137,11 +146,15 @@ class StackBuilder:
     def add_stack(self, mode:str|None=None) -> Stack:
         "A new stack, appended on top or prepended after the embeddings (up to max_stacks)."
         mode = mode or self.cfg.building
-        if self.n >= self.cfg.max_stacks: raise ConfigError(f'the model already has progressive.max_stacks = {self.cfg.max_stacks} stacks.')
-        s = Stack(self.model.lc, self.cfg.blocks_per_stack, self.n, causal=self.cfg.objective != 'mlm')
+        if self.n >= self.cfg.max_stacks:
+            raise ConfigError(f'the model already has progressive.max_stacks = '
+                              f'{self.cfg.max_stacks} stacks.')
+        s = Stack(self.model.lc, self.cfg.blocks_per_stack, self.n,
+                  causal=self.cfg.objective != 'mlm')
         if mode == 'append': self.model.stacks.append(s)
         else: self.model.stacks.insert(0, s)
-        if self.cfg.stack_lora: add_stack_lora(s, f'stack{s.sid}', stack_rank(self.cfg, s.sid), self.cfg.alpha)
+        if self.cfg.stack_lora:
+            add_stack_lora(s, f'stack{s.sid}', stack_rank(self.cfg, s.sid), self.cfg.alpha)
         self.n += 1
         return s
 
@@ -162,7 +175,8 @@ _TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'dow
 def add_stack_lora(stack:nn.Module, name:str, r:int, alpha:float):
     "Add a LoRA adapter `name` to every projection of a stack (peft); B = 0, so the stack's output is unchanged."
     from peft import LoraConfig, inject_adapter_in_model
-    inject_adapter_in_model(LoraConfig(r=r, lora_alpha=alpha, target_modules=_TARGETS, lora_dropout=0.0), stack, adapter_name=name)
+    inject_adapter_in_model(LoraConfig(r=r, lora_alpha=alpha, target_modules=_TARGETS,
+                                       lora_dropout=0.0), stack, adapter_name=name)
     _activate_all(stack)
 
 def _lora_layers(m):
@@ -183,10 +197,13 @@ def prepare_stage(b:StackBuilder) -> list:
             add_stack_lora(s, f'prog{b.new.sid}', cfg.trunk_rank, cfg.trunk_alpha)
             for n, p in s.named_parameters():
                 if 'lora_' in n: p.requires_grad_(True)
-    for n, p in b.new.named_parameters(): p.requires_grad_('lora_' not in n)     # the new stack trains its own weights
+    for n, p in b.new.named_parameters():
+        p.requires_grad_('lora_' not in n)     # the new stack trains its own weights
     for p in list(m.norm.parameters()) + list(m.head.parameters()): p.requires_grad_(True)
-    if len(m.stacks) == 1:                       # embeddings (and time embedding) learn with the first stack only, so that
-        m.embed.weight.requires_grad_(True)      # the trunk below a later stack never changes and can be cached
+    # embeddings (and time embedding) learn with the first stack only, so that
+    if len(m.stacks) == 1:
+        # the trunk below a later stack never changes and can be cached
+        m.embed.weight.requires_grad_(True)
         if m.time is not None: [p.requires_grad_(True) for p in m.time.parameters()]
     return [p for p in m.parameters() if p.requires_grad]
 
@@ -204,38 +221,53 @@ def set_precision(stack:Stack, precision:str):
 
 def _quantize_4bit(stack):
     try: import bitsandbytes as bnb
-    except ImportError: raise ConfigError("progressive.precision 4bit needs bitsandbytes; `pip install bitsandbytes` or use bf16.") from None
-    todo = [(parent, name, child) for parent in list(stack.modules()) for name, child in list(parent.named_children())
-            if isinstance(child, nn.Linear) and not isinstance(child, bnb.nn.Linear4bit) and name in _TARGETS + ['base_layer']]
+    except ImportError:
+        raise ConfigError("progressive.precision 4bit needs bitsandbytes; `pip install "
+                          "bitsandbytes` or use bf16.") from None
+    todo = [(parent, name, child) for parent in list(stack.modules())
+            for name, child in list(parent.named_children())
+            if isinstance(child, nn.Linear) and not isinstance(child, bnb.nn.Linear4bit)
+            and name in _TARGETS + ['base_layer']]
     if any(c.in_features % 64 for _, _, c in todo):
-        raise ConfigError('progressive.precision 4bit quantizes in blocks of 64 inputs: d_model and d_ff must be multiples of 64; change them or use bf16.')
+        raise ConfigError('progressive.precision 4bit quantizes in blocks of 64 inputs: d_model '
+                          'and d_ff must be multiples of 64; change them or use bf16.')
     for parent, name, child in todo:
-        q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None, compute_dtype=torch.float32, quant_type='nf4', device='meta')
-        q.weight = bnb.nn.Params4bit(child.weight.data.float().contiguous(), requires_grad=False, quant_type='nf4').to(child.weight.device if child.weight.device.type != 'meta' else 'cpu')
+        q = bnb.nn.Linear4bit(child.in_features, child.out_features, bias=child.bias is not None,
+                              compute_dtype=torch.float32, quant_type='nf4', device='meta')
+        q.weight = bnb.nn.Params4bit(child.weight.data.float().contiguous(), requires_grad=False,
+                                     quant_type='nf4').to(child.weight.device
+                                     if child.weight.device.type != 'meta' else 'cpu')
         setattr(parent, name, q)
 
 # %% ../nbs/10_progressive.ipynb #f774b039
-def block_inputs(cfg:ProgressiveConfig, blocks:torch.Tensor, idx:torch.Tensor, stack_pos:int, n_stacks:int, custom=None) -> tuple:
+def block_inputs(cfg:ProgressiveConfig, blocks:torch.Tensor, idx:torch.Tensor, stack_pos:int,
+                 n_stacks:int, custom=None) -> tuple:
     "(inputs, targets, loss mask, time index) of the blocks `idx` for the stack being trained."
     ids = blocks[idx]
     rate = cfg.mask_rate
     t_idx = None
     if cfg.time == 'depth': rate = depth_time(stack_pos, n_stacks, cfg.depth_mapping)
     if cfg.time == 'input':
-        t = torch.stack([torch.rand((), generator=torch.Generator().manual_seed(cfg.seed * 7919 + int(i))) for i in idx])
+        t = torch.stack([torch.rand((),
+                                    generator=torch.Generator().manual_seed(cfg.seed * 7919 + int(i))) for i in idx])
         t_idx = (t * cfg.time_steps).long().clamp(max=cfg.time_steps - 1)
     if cfg.objective == 'clm': return (*clm_targets(ids), t_idx)
     if cfg.objective == 'custom':
-        if custom is None: raise ConfigError("progressive.objective custom needs targets and a loss mask with the data.")
+        if custom is None:
+            raise ConfigError("progressive.objective custom needs targets and a loss mask with "
+                              "the data.")
         tg, lm = custom; return ids, tg[idx], lm[idx], t_idx
-    outs = [mlm_targets(ids[k:k+1], float(t[k]) if cfg.time == 'input' else rate, torch.Generator().manual_seed(cfg.seed * 104729 + int(i))) for k, i in enumerate(idx)]
+    outs = [mlm_targets(ids[k:k+1], float(t[k]) if cfg.time == 'input' else rate,
+                        torch.Generator().manual_seed(cfg.seed * 104729 + int(i)))
+                        for k, i in enumerate(idx)]
     return tuple(torch.cat(x) for x in zip(*outs)) + (t_idx,)
 
 # %% ../nbs/10_progressive.ipynb #6bf88979
 class ActivationCache:
     "The new stack's input for every block, computed once (memory or disk shards)."
     def __init__(self, mode:str='memory', folder=None, shard:int=256):
-        self.mode, self.shard, self.folder, self.data, self.seconds = mode, shard, Path(folder) if folder else None, None, 0.0
+        self.mode, self.shard, self.folder, self.data, self.seconds = (mode, shard,
+                Path(folder) if folder else None, None, 0.0)
 
     @torch.no_grad()
     def build(self, b:StackBuilder, blocks, inputs_fn):
@@ -247,7 +279,8 @@ class ActivationCache:
             inp, _, _, t_idx = inputs_fn(idx)
             h = below(b, inp, t_idx)
             if self.mode == 'disk':
-                self.folder.mkdir(parents=True, exist_ok=True); torch.save(h, self.folder/f'shard-{s // self.shard}.pt')
+                self.folder.mkdir(parents=True, exist_ok=True)
+                torch.save(h, self.folder/f'shard-{s // self.shard}.pt')
             else: outs.append(h)
         self.data = torch.cat(outs) if self.mode == 'memory' else None
         self.seconds = time.time() - t0
@@ -300,19 +333,23 @@ def eval_blocks(b:StackBuilder, blocks, stack_pos:int, n:int=64) -> float:
     return stack_loss(b.model(inp, t_idx), tgt, mask).item()
 
 # %% ../nbs/10_progressive.ipynb #a949cb4e
-def train_stage(b:StackBuilder, blocks, held, bus:Bus, steps:int|None=None, cache_dir=None, stop=None) -> StackHistory:
+def train_stage(b:StackBuilder, blocks, held, bus:Bus, steps:int|None=None, cache_dir=None,
+                stop=None) -> StackHistory:
     "Add a stack and train it (with whatever the trunk strategy lets train)."
     cfg = b.cfg
     s = b.add_stack()
     k = s.sid
-    for t in b.trunk: set_precision(t, cfg.precision[t.sid] if t.sid < len(cfg.precision) else 'fp32')
+    for t in b.trunk:
+        set_precision(t, cfg.precision[t.sid] if t.sid < len(cfg.precision) else 'fp32')
     params = prepare_stage(b)
     fn = lambda idx: block_inputs(cfg, blocks, idx, k, cfg.max_stacks)
-    cache = ActivationCache(cfg.cache, Path(cache_dir or tempfile.mkdtemp())/f'stack{k}').build(b, blocks, fn) if cfg.cache != 'none' and cfg.trunk == 'frozen' else None
+    cache = ActivationCache(cfg.cache, Path(cache_dir or tempfile.mkdtemp())/f'stack{k}').build(b,
+            blocks, fn) if cfg.cache != 'none' and cfg.trunk == 'frozen' else None
     opt = torch.optim.AdamW(params, lr=cfg.lr)
     steps = steps or cfg.steps_per_stack
     gen = torch.Generator().manual_seed(cfg.seed * 31 + k)
-    bus.publish(RunStart(total_steps=steps, n_train=len(blocks), run_index=k, task=f'stack {k}', lr=cfg.lr))
+    bus.publish(RunStart(total_steps=steps, n_train=len(blocks), run_index=k, task=f'stack {k}',
+                         lr=cfg.lr))
     losses, t0 = [], time.time()
     b.model.train()
     for step in range(1, steps + 1):
@@ -323,18 +360,24 @@ def train_stage(b:StackBuilder, blocks, held, bus:Bus, steps:int|None=None, cach
         loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
         el = time.time() - t0
-        bus.publish(Step(step=step, loss=losses[-1], lr=cfg.lr, tokens=int(inp.numel()), tokens_per_s=round(inp.numel() * step / max(el, 1e-9), 1),
-                         elapsed_s=round(el, 2), eta_s=round(el / step * (steps - step), 1), run_index=k))
+        bus.publish(Step(step=step, loss=losses[-1], lr=cfg.lr, tokens=int(inp.numel()),
+                         tokens_per_s=round(inp.numel() * step / max(el, 1e-9), 1),
+                         elapsed_s=round(el, 2), eta_s=round(el / step * (steps - step), 1),
+                         run_index=k))
         if stop is not None and stop.flag.is_set(): break
     secs, steps = time.time() - t0, len(losses)
     ev = eval_blocks(b, held, k)
     bus.publish(Eval(step=steps, loss=ev, perplexity=math.exp(min(ev, 50)), run_index=k))
-    bus.publish(RunEnd(status='stopped' if stop is not None and stop.flag.is_set() else 'finished', step=steps, seconds=round(secs, 1), final_loss=losses[-1], run_index=k))
-    return StackHistory(k, b.model.order().index(k), losses, ev, round(secs, 2), secs / steps, sum(p.numel() for p in params), cache.seconds if cache else 0.0)
+    bus.publish(RunEnd(status='stopped' if stop is not None and stop.flag.is_set() else 'finished',
+                       step=steps, seconds=round(secs, 1), final_loss=losses[-1], run_index=k))
+    return StackHistory(k, b.model.order().index(k), losses, ev, round(secs, 2), secs / steps,
+                        sum(p.numel() for p in params), cache.seconds if cache else 0.0)
 
-def grow(cfg:ProgressiveConfig, listeners=(), blocks=None, held=None, cache_dir=None, stop=None) -> ProgressiveResult:
+def grow(cfg:ProgressiveConfig, listeners=(), blocks=None, held=None, cache_dir=None,
+         stop=None) -> ProgressiveResult:
     "Build a model stack by stack on the corpus; returns the model and each stack's history (a Stop ends the current stack and the build)."
-    if blocks is None: blocks, held = text_blocks(corpus_text(cfg.corpus), cfg.seq_len, seed=cfg.seed)
+    if blocks is None:
+        blocks, held = text_blocks(corpus_text(cfg.corpus), cfg.seq_len, seed=cfg.seed)
     rec = Recorder(); bus = Bus([rec, *listeners])
     b, hist = StackBuilder(cfg), []
     for _ in range(cfg.max_stacks):
@@ -355,6 +398,8 @@ def history_figure(res:ProgressiveResult):
         ax.plot([xs[-1]], [h.eval_loss], 'ko', ms=4)
         if x0: ax.axvline(x0, color='#999', ls='--', lw=1)
         x0 += len(h.losses)
-    ax.set_xlabel('step (all stacks)'); ax.set_ylabel('loss (smoothed); • held-out'); ax.legend(fontsize=8)
+    ax.set_xlabel('step (all stacks)')
+    ax.set_ylabel('loss (smoothed); • held-out')
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

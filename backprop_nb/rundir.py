@@ -23,7 +23,8 @@ def unique_dir(root, stem:str) -> Path:
         d = root/(f'{stem}-{stamp}' + (f'-{k}' if k else ''))
         try: d.mkdir(); return d
         except FileExistsError: continue
-    raise ConfigError(f'could not create a new run directory in {root}; clean it up or set run.dir.')
+    raise ConfigError(f'could not create a new run directory in {root}; clean it up or set '
+                      f'run.dir.')
 
 def new_run_dir(rcfg:RunConfig) -> Path:
     "Create the run's directory: `rcfg.dir` if given (it must not hold a run), else <root>/<name>-<time>."
@@ -36,7 +37,8 @@ def new_run_dir(rcfg:RunConfig) -> Path:
     return d
 
 # %% ../nbs/03a_rundir.ipynb #9e37ee0e
-def package_versions(names=('torch', 'transformers', 'peft', 'trl', 'datasets', 'accelerate', 'bitsandbytes', 'unsloth', 'backprop_nb')) -> dict:
+def package_versions(names=('torch', 'transformers', 'peft', 'trl', 'datasets', 'accelerate',
+                            'bitsandbytes', 'unsloth', 'backprop_nb')) -> dict:
     from importlib.metadata import version, PackageNotFoundError
     out = {}
     for n in names:
@@ -47,25 +49,33 @@ def package_versions(names=('torch', 'transformers', 'peft', 'trl', 'datasets', 
 def env_info(cfg:Config, model_info=None) -> dict:
     "What a run needs to be reproduced: versions, seed, device, config hash."
     import torch
-    d = dict(python=sys.version.split()[0], platform=platform.platform(), packages=package_versions(), seed=cfg.train.seed,
-             config_hash=config_hash(cfg), threads=torch.get_num_threads(), cuda=torch.cuda.is_available(),
-             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, started=datetime.now().isoformat(timespec='seconds'))
-    if model_info is not None: d['model'] = model_info if isinstance(model_info, dict) else dict(model_info.__dict__)
+    d = dict(python=sys.version.split()[0], platform=platform.platform(),
+             packages=package_versions(), seed=cfg.train.seed,
+             config_hash=config_hash(cfg), threads=torch.get_num_threads(),
+             cuda=torch.cuda.is_available(),
+             gpu=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+             started=datetime.now().isoformat(timespec='seconds'))
+    if model_info is not None:
+        d['model'] = model_info if isinstance(model_info, dict) else dict(model_info.__dict__)
     return d
 
 # %% ../nbs/03a_rundir.ipynb #e5712ba8
 class RunWriter:
     "Listener that writes the run directory."
-    def __init__(self, run_dir, cfg:Config|None=None, model_info=None, plot_every:int=0, track_status:bool=True):
-        self.dir, self.cfg, self.info, self.plot_every, self.track_status = Path(run_dir), cfg, model_info, plot_every, track_status
+    def __init__(self, run_dir, cfg:Config|None=None, model_info=None, plot_every:int=0,
+                 track_status:bool=True):
+        self.dir, self.cfg, self.info, self.plot_every, self.track_status = (Path(run_dir), cfg,
+                model_info, plot_every, track_status)
         self.metrics = self.dir/'metrics.jsonl'
 
     def __call__(self, ev:Event):
         if ev.kind == 'run_start' and not ev.resumed_from: self._start(ev)
         append_jsonl(self.metrics, dict(ev.to_dict(), time=round(time.time(), 3)))
-        if self.track_status and (ev.kind in ('run_start', 'checkpoint', 'run_end') or (ev.kind == 'step' and ev.step % 25 == 0)):
+        if self.track_status and (ev.kind in ('run_start', 'checkpoint', 'run_end')
+                                  or (ev.kind == 'step' and ev.step % 25 == 0)):
             self.status(ev)
-        if ev.kind == 'eval' or ev.kind == 'run_end' or (self.plot_every and ev.kind == 'step' and ev.step % self.plot_every == 0):
+        if ev.kind == 'eval' or ev.kind == 'run_end' or (self.plot_every and ev.kind == 'step'
+                                                         and ev.step % self.plot_every == 0):
             save_loss_plot(self.dir)
 
     def _start(self, ev):
@@ -74,14 +84,16 @@ class RunWriter:
             atomic_write_json(self.dir/'env.json', env_info(self.cfg, self.info or ev.model))
 
     def status(self, ev):
-        st = dict(status='running', step=getattr(ev, 'step', 0), updated=datetime.now().isoformat(timespec='seconds'))
+        st = dict(status='running', step=getattr(ev, 'step', 0),
+                  updated=datetime.now().isoformat(timespec='seconds'))
         if ev.kind == 'run_end': st.update(status=ev.status, message=ev.message, seconds=ev.seconds)
         atomic_write_json(self.dir/'status.json', st)
 
 # %% ../nbs/03a_rundir.ipynb #bcc4f12a
 def load_events(run_dir) -> list:
     "Every event recorded in a run directory."
-    return [event_from_dict(d) for d in read_records(Path(run_dir)/'metrics.jsonl') if d.get('kind') in EVENT_TYPES]
+    return [event_from_dict(d) for d in read_records(Path(run_dir)/'metrics.jsonl')
+            if d.get('kind') in EVENT_TYPES]
 
 def read_status(run_dir) -> dict:
     p = Path(run_dir)/'status.json'
@@ -92,7 +104,8 @@ def ema(xs, alpha:float=0.2) -> list:
     "Exponential moving average (NaNs skipped)."
     out, m = [], None
     for x in xs:
-        if x is not None and isinstance(x, (int, float)) and math.isfinite(x): m = x if m is None else alpha*x + (1-alpha)*m
+        if x is not None and isinstance(x, (int, float)) and math.isfinite(x):
+            m = x if m is None else alpha*x + (1-alpha)*m
         out.append(m if m is not None else float('nan'))
     return out
 
@@ -103,15 +116,23 @@ def loss_figure(events:list, title:str=''):
     evals = [e for e in events if e.kind == 'eval']
     off = _offsets(events)
     g = lambda e: e.step + off.get(e.run_index, 0)
-    fig = Figure(figsize=(7.5, 4.6)); ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
+    fig = Figure(figsize=(7.5, 4.6))
+    ax, ax2 = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     xs = [g(e) for e in steps]
     ls = [e.loss if isinstance(e.loss, (int, float)) else float('nan') for e in steps]
     ax.plot(xs, ls, color='#4C72B0', alpha=0.35, lw=1, label='loss')
     ax.plot(xs, ema(ls), color='#4C72B0', lw=2, label='loss (smoothed)')
-    if evals: ax.plot([g(e) for e in evals], [e.loss for e in evals], 'o-', color='#C44E52', label='eval loss')
-    for b in sorted(v for v in off.values() if v > 0): ax.axvline(b, color='#777', ls='--', lw=1); ax2.axvline(b, color='#777', ls='--', lw=1)
-    ax.set_ylabel('loss'); ax.legend(fontsize=8, loc='upper right'); ax.set_title(title, fontsize=10)
-    ax2.plot(xs, [e.lr for e in steps], color='#55A868'); ax2.set_ylabel('LR'); ax2.set_xlabel('step')
+    if evals:
+        ax.plot([g(e) for e in evals], [e.loss for e in evals], 'o-', color='#C44E52',
+                label='eval loss')
+    for b in sorted(v for v in off.values() if v > 0):
+        ax.axvline(b, color='#777', ls='--', lw=1); ax2.axvline(b, color='#777', ls='--', lw=1)
+    ax.set_ylabel('loss')
+    ax.legend(fontsize=8, loc='upper right')
+    ax.set_title(title, fontsize=10)
+    ax2.plot(xs, [e.lr for e in steps], color='#55A868')
+    ax2.set_ylabel('LR')
+    ax2.set_xlabel('step')
     ax2.ticklabel_format(axis='y', style='sci', scilimits=(0, 0))
     fig.tight_layout()
     return fig

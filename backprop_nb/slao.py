@@ -19,10 +19,13 @@ from .io import atomic_dir, atomic_write_json
 def orthogonal_init(A:torch.Tensor) -> torch.Tensor:
     "A matrix whose rows are an orthonormal basis of A's row space: Qᵀ from the reduced QR of Aᵀ, signs fixed so diag(R) ≥ 0."
     r, n_in = A.shape
-    if r > n_in: raise ValueError(f'orthogonal init needs rank ≤ input size, got A of shape {tuple(A.shape)}.')
+    if r > n_in:
+        raise ValueError(f'orthogonal init needs rank ≤ input size, got A of shape '
+                         f'{tuple(A.shape)}.')
     Q, R = torch.linalg.qr(A.detach().float().T, mode='reduced')      # Q: [n_in, r], R: [r, r]
     sign = torch.sign(torch.diagonal(R))
-    sign[sign == 0] = 1.0                                             # torch.sign(0) = 0 would zero a column
+    # torch.sign(0) = 0 would zero a column
+    sign[sign == 0] = 1.0
     return (Q * sign).T.contiguous().to(A.dtype)
 
 def orthogonality_error(A:torch.Tensor) -> float:
@@ -43,29 +46,37 @@ def scale(i:int, curve='sqrt', constant:float=0.5, floor:float=0.0) -> float:
     if callable(curve): lam = float(curve(i))
     elif curve == 'constant': lam = 1.0 if i == 1 else constant
     elif curve in CURVES: lam = CURVES[curve](i)
-    else: raise ValueError(f'unknown scaling curve {curve!r}; use sqrt, linear, log, constant or a function of i.')
+    else:
+        raise ValueError(f'unknown scaling curve {curve!r}; use sqrt, linear, log, constant or a '
+                         f'function of i.')
     return max(floor, lam)
 
 # %% ../nbs/04_slao.ipynb #95ff6bc5
 def lora_layers(model, adapter:str='default') -> dict:
     "{module name: LoraLayer} for every module that carries `adapter`."
     from peft.tuners.lora import LoraLayer
-    return {n: m for n, m in model.named_modules() if isinstance(m, LoraLayer) and adapter in getattr(m, 'lora_A', {})}
+    return {n: m for n, m in model.named_modules() if isinstance(m, LoraLayer)
+            and adapter in getattr(m, 'lora_A', {})}
 
 def get_state(model, adapter:str='default') -> dict:
     "A copy of the LoRA weights: {module: (A [r, n_in], B [n_out, r])} in float32."
-    return {n: (m.lora_A[adapter].weight.detach().float().clone(), m.lora_B[adapter].weight.detach().float().clone())
+    return {n: (m.lora_A[adapter].weight.detach().float().clone(),
+                m.lora_B[adapter].weight.detach().float().clone())
             for n, m in lora_layers(model, adapter).items()}
 
 @torch.no_grad()
 def set_state(model, state:dict, adapter:str='default'):
     "Write a state into the model's LoRA weights (shapes must match)."
     layers = lora_layers(model, adapter)
-    if set(layers) != set(state): raise ValueError(f'the state has {len(state)} LoRA layers but the model has {len(layers)}; they come from different adapters.')
+    if set(layers) != set(state):
+        raise ValueError(f'the state has {len(state)} LoRA layers but the model has '
+                         f'{len(layers)}; they come from different adapters.')
     for n, (A, B) in state.items():
         layers[n].lora_A[adapter].weight.copy_(A); layers[n].lora_B[adapter].weight.copy_(B)
 
-def state_bytes(state:dict) -> int: return sum(A.numel() * A.element_size() + B.numel() * B.element_size() for A, B in state.values())
+def state_bytes(state:dict) -> int:
+    return sum(A.numel() * A.element_size() + B.numel() * B.element_size()
+               for A, B in state.values())
 
 def _layer_index(name:str):
     m = re.search(r'\.layers\.(\d+)\.', name)
@@ -83,26 +94,33 @@ def parse_layer_scales(spec) -> object:
     d = {}
     for part in spec.split(','):
         k, _, v = part.partition('=')
-        if k.strip() not in ('early', 'middle', 'late'): raise ValueError(f'layer_scales names {k.strip()!r}; use early, middle and late, e.g. early=0.5,middle=1,late=1.5.')
+        if k.strip() not in ('early', 'middle', 'late'):
+            raise ValueError(f'layer_scales names {k.strip()!r}; use early, middle and late, e.g. '
+                             f'early=0.5,middle=1,late=1.5.')
         d[k.strip()] = float(v)
     return lambda layer, n: d.get(('early', 'middle', 'late')[min(2, 3 * layer // max(1, n))], 1.0)
 
 # %% ../nbs/04_slao.ipynb #08ef7fb2
 class SLAO:
     "The SLAO merger: two LoRA states (last fine-tuned, merged), orthogonal init and time-aware merge."
-    def __init__(self, curve='sqrt', constant:float=0.5, floor:float=0.0, init_from:str='last_ft', orthogonal:bool=True,
+    def __init__(self, curve='sqrt', constant:float=0.5, floor:float=0.0, init_from:str='last_ft',
+                 orthogonal:bool=True,
                  adaptive:bool=False, layer_scales=None):
-        if init_from not in ('last_ft', 'last_merge'): raise ValueError(f"init_from must be 'last_ft' or 'last_merge' (got {init_from!r}).")
-        self.curve, self.constant, self.floor, self.init_from, self.orthogonal = curve, constant, floor, init_from, orthogonal
+        if init_from not in ('last_ft', 'last_merge'):
+            raise ValueError(f"init_from must be 'last_ft' or 'last_merge' (got {init_from!r}).")
+        self.curve, self.constant, self.floor, self.init_from, self.orthogonal = (curve, constant,
+                floor, init_from, orthogonal)
         self.adaptive, self.layer_scales = adaptive, parse_layer_scales(layer_scales)
         self.ft, self.merged, self.i = None, None, 0
 
     def lam(self, name:str, B_new, n_layers:int) -> float:
         "The effective λ for one layer at the current task."
         lam = scale(self.i, self.curve, self.constant, self.floor)
-        if self.i > 1 and self.adaptive: lam *= 1 - 0.5 * max(0.0, _cos(B_new, self.merged[name][1]))
+        if self.i > 1 and self.adaptive:
+            lam *= 1 - 0.5 * max(0.0, _cos(B_new, self.merged[name][1]))
         li = _layer_index(name)
-        if self.i > 1 and self.layer_scales is not None and li is not None: lam *= self.layer_scales(li, n_layers)
+        if self.i > 1 and self.layer_scales is not None and li is not None:
+            lam *= self.layer_scales(li, n_layers)
         return min(1.0, max(self.floor, lam))
 
 # %% ../nbs/04_slao.ipynb #5a04ae60
@@ -127,15 +145,19 @@ def after_task(self:SLAO, model, adapter:str='default') -> dict:
     self.ft = new
     r = list(ratios.values())
     stats.update(b_drift=sum(drift) / len(drift), b_cos_prev_task=sum(cos_prev) / len(cos_prev),
-                 lam_min=min(r), lam_mean=sum(r) / len(r), lam_max=max(r), layer_lam=_by_layer(ratios))
+                 lam_min=min(r), lam_mean=sum(r) / len(r), lam_max=max(r),
+                 layer_lam=_by_layer(ratios))
     return stats
 
 @torch.no_grad()
 def init_next(self:SLAO, model, adapter:str='default') -> dict:
     "Initialise the model's LoRA for the next task: A = orth(ft.A) (or ft.A), B = ft.B (or merged.B)."
-    if self.ft is None: raise RuntimeError('init_next needs a finished task first; call after_task after training task 1.')
+    if self.ft is None:
+        raise RuntimeError('init_next needs a finished task first; call after_task after training '
+                           'task 1.')
     src_B = self.ft if self.init_from == 'last_ft' else self.merged
-    init = {n: (orthogonal_init(A) if self.orthogonal else A.clone(), src_B[n][1].clone()) for n, (A, _) in self.ft.items()}
+    init = {n: (orthogonal_init(A) if self.orthogonal else A.clone(), src_B[n][1].clone())
+            for n, (A, _) in self.ft.items()}
     set_state(model, init, adapter)
     errs = [orthogonality_error(A) for A, _ in init.values()]
     return dict(orth_error_max=max(errs), orth_error_mean=sum(errs) / len(errs))
@@ -148,14 +170,16 @@ def _by_layer(ratios:dict) -> dict:
     "Mean λ per layer index."
     acc = {}
     for n, v in ratios.items(): acc.setdefault(_layer_index(n), []).append(v)
-    return {k: round(sum(v) / len(v), 5) for k, v in sorted(acc.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))}
+    return {k: round(sum(v) / len(v), 5)
+            for k, v in sorted(acc.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))}
 
 for f in (after_task, init_next, load_merged): setattr(SLAO, f.__name__, f)
 
 # %% ../nbs/04_slao.ipynb #71f1d8e8
 def save_lora_state(state:dict, path):
     "Write a LoRA state {layer: (A, B)} to one safetensors file (tensors `<layer>.A`, `<layer>.B`)."
-    flat = {f'{n}.{k}': t.contiguous() for n, (A, B) in state.items() for k, t in (('A', A), ('B', B))}
+    flat = {f'{n}.{k}': t.contiguous() for n, (A, B) in state.items()
+            for k, t in (('A', A), ('B', B))}
     save_file(flat, str(path))
     return Path(path)
 
@@ -167,11 +191,13 @@ def load_lora_state(path) -> dict:
 # %% ../nbs/04_slao.ipynb #ef25be0d
 def save_slao(s:SLAO, folder):
     "Write ft.safetensors, merged.safetensors and slao.json (atomically)."
-    meta = dict(i=s.i, curve=s.curve if isinstance(s.curve, str) else 'callable', constant=s.constant,
+    meta = dict(i=s.i, curve=s.curve if isinstance(s.curve, str) else 'callable',
+                constant=s.constant,
                 floor=s.floor, init_from=s.init_from, orthogonal=s.orthogonal, adaptive=s.adaptive)
     with atomic_dir(folder) as tmp:
         if s.ft is not None:
-            save_lora_state(s.ft, tmp/'ft.safetensors'); save_lora_state(s.merged, tmp/'merged.safetensors')
+            save_lora_state(s.ft, tmp/'ft.safetensors')
+            save_lora_state(s.merged, tmp/'merged.safetensors')
         atomic_write_json(tmp/'slao.json', meta)
 
 def load_slao(folder, **kw) -> SLAO:
@@ -181,5 +207,6 @@ def load_slao(folder, **kw) -> SLAO:
     if meta['curve'] == 'callable': meta.pop('curve')
     s = SLAO(**{**meta, **kw}); s.i = i
     if (folder/'ft.safetensors').exists():
-        s.ft, s.merged = load_lora_state(folder/'ft.safetensors'), load_lora_state(folder/'merged.safetensors')
+        s.ft, s.merged = (load_lora_state(folder/'ft.safetensors'),
+                          load_lora_state(folder/'merged.safetensors'))
     return s

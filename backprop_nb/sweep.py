@@ -21,22 +21,30 @@ from .train import train
 # %% ../nbs/09_sweep.ipynb #6695b2a9
 def _draw(spec, rng):
     if isinstance(spec, list): return rng.choice(spec)
-    if isinstance(spec, dict) and 'log_uniform' in spec: lo, hi = spec['log_uniform']; return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    if isinstance(spec, dict) and 'uniform' in spec: lo, hi = spec['uniform']; return float(rng.uniform(lo, hi))
-    raise ConfigError(f'a random sweep field needs a list of choices, {{log_uniform: [lo, hi]}} or {{uniform: [lo, hi]}} (got {spec!r}).')
+    if isinstance(spec, dict) and 'log_uniform' in spec:
+        lo, hi = spec['log_uniform']
+        return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+    if isinstance(spec, dict) and 'uniform' in spec:
+        lo, hi = spec['uniform']; return float(rng.uniform(lo, hi))
+    raise ConfigError(f'a random sweep field needs a list of choices, {{log_uniform: [lo, hi]}} '
+                      f'or {{uniform: [lo, hi]}} (got {spec!r}).')
 
 def expand(spec:dict) -> list:
     "The trials of a sweep: a list of {field: value} dicts."
     grid, rnd = spec.get('grid') or {}, spec.get('random') or {}
-    if not grid and not rnd: raise ConfigError('a sweep needs a grid: or a random: section naming the fields to vary.')
+    if not grid and not rnd:
+        raise ConfigError('a sweep needs a grid: or a random: section naming the fields to vary.')
     keys = list(grid) + list(rnd)
     bad = [k for k in keys if k.split('.')[0] == 'model' or k in ('model', 'quantization')]
-    if bad: raise ConfigError(f'{", ".join(bad)} cannot be swept: the base model is loaded once for all trials; sweep LoRA, data and training fields.')
+    if bad:
+        raise ConfigError(f'{", ".join(bad)} cannot be swept: the base model is loaded once for '
+                          f'all trials; sweep LoRA, data and training fields.')
     trials = expand_grid(grid) if grid else [{}]
     if rnd:
         sc = SweepConfig.from_spec(spec)
         rng, n = random.Random(sc.seed), sc.trials
-        trials = [{**t, **{k: _draw(v, rng) for k, v in rnd.items()}} for t in trials for _ in range(n)]
+        trials = [{**t, **{k: _draw(v, rng) for k, v in rnd.items()}} for t in trials
+                  for _ in range(n)]
     return trials
 
 # %% ../nbs/09_sweep.ipynb #03204506
@@ -68,37 +76,46 @@ class SweepResult:
         keys = [k for k in self.rows[0] if k not in ('trial',)]
         out = ['| trial | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
         fmt = lambda v: f'{v:.4g}' if isinstance(v, float) else str(v)
-        return '\n'.join(out + [f'| {r["trial"]} | ' + ' | '.join(fmt(r[k]) for k in keys) + ' |' for r in self.rows])
+        return '\n'.join(out + [f'| {r["trial"]} | ' + ' | '.join(fmt(r[k]) for k in keys) + ' |'
+                                for r in self.rows])
     def _repr_markdown_(self): return self.table()
-    def best(self): return min((r for r in self.rows if r['status'] != 'cut'), key=lambda r: r['score'])
+    def best(self):
+        return min((r for r in self.rows if r['status'] != 'cut'), key=lambda r: r['score'])
 
-def _load_spec(spec): return load_mapping(spec, 'sweep spec', 'with base: and grid: or random: sections')
+def _load_spec(spec):
+    return load_mapping(spec, 'sweep spec', 'with base: and grid: or random: sections')
 
 # %% ../nbs/09_sweep.ipynb #df5c9761
 def sweep(spec, listeners=(), root=None, progress:bool=False) -> SweepResult:
     "Run every trial of a sweep on one loaded base model; returns the results table and loss curves."
     t0, spec = time.time(), _load_spec(spec)
-    base, sc = spec.get('base') or {}, SweepConfig.from_spec(spec)    # sweep settings checked like any knob
+    # sweep settings checked like any knob
+    base, sc = spec.get('base') or {}, SweepConfig.from_spec(spec)
     trials = expand(spec)
-    cfgs = [make_config(base, **t) for t in trials]                  # every trial checked before anything runs
+    # every trial checked before anything runs
+    cfgs = [make_config(base, **t) for t in trials]
     root = Path(root) if root else new_run_dir(replace(cfgs[0].run, name='sweep', dir=''))
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root/'sweep.yaml', yaml.safe_dump(spec, sort_keys=False))
     model, tok, info = load_model(cfgs[0].model)
     rows, curves = [], {}
     for k, (params, cfg) in enumerate(zip(trials, cfgs)):
-        if hasattr(model, 'unload'): model = model.unload()          # back to the plain base: the next LoRA is fresh
+        if hasattr(model, 'unload'):
+            model = model.unload()          # back to the plain base: the next LoRA is fresh
         cfg = replace(cfg, run=replace(cfg.run, dir='', name=f'trial-{k:02d}'))
         stop = StopControl(signals=False)
         cut_step = max(1, round(sc.cut_at * cfg.train.max_steps)) if sc.cut_at else 0
         cut = EarlyCut(stop, cut_step, list(curves.values()))
-        r = train(cfg, listeners=[cut, *listeners], model=model, tokenizer=tok, stop=stop, run_dir=root/f'trial-{k:02d}', run_index=k, task=f'trial {k}', progress=progress)
+        r = train(cfg, listeners=[cut, *listeners], model=model, tokenizer=tok, stop=stop,
+                  run_dir=root/f'trial-{k:02d}', run_index=k, task=f'trial {k}', progress=progress)
         model = r.model
         curves[k] = cut.losses
         ev = [e.loss for e in r.events if e.kind == 'eval']
         score = ev[-1] if ev else _recent(cut.losses, r.step)
-        rows.append(dict(trial=k, **params, status='cut' if cut.fired else r.status, steps=r.step, final_loss=round(r.final_loss, 4),
-                         eval_loss=round(ev[-1], 4) if ev else None, score=round(score, 4), seconds=r.seconds))
+        rows.append(dict(trial=k, **params, status='cut' if cut.fired else r.status, steps=r.step,
+                         final_loss=round(r.final_loss, 4),
+                         eval_loss=round(ev[-1], 4) if ev else None, score=round(score, 4),
+                         seconds=r.seconds))
     res = SweepResult(root, rows, curves, round(time.time() - t0, 1))
     _write(res, spec)
     return res
@@ -111,15 +128,27 @@ def sweep_figure(res:SweepResult, spec:dict|None=None):
     fig = Figure(figsize=(7.5, 4)); ax = fig.subplots()
     for r in res.rows:
         c = res.curves[r['trial']]
-        label = ', '.join(f'{k.split(".")[-1]}={v:.2g}' if isinstance(v, float) else f'{k.split(".")[-1]}={v}' for k, v in r.items()
-                          if k not in ('trial', 'status', 'steps', 'final_loss', 'eval_loss', 'score', 'seconds'))
-        ax.plot([s for s, _ in c], ema([l for _, l in c], 0.3), ls='--' if r['status'] == 'cut' else '-', lw=1.5, label=f'{r["trial"]}: {label}' + (' (cut)' if r['status'] == 'cut' else ''))
-    ax.set_xlabel('step'); ax.set_ylabel('loss (smoothed)'); ax.legend(fontsize=7); ax.set_title(f'sweep: {len(res.rows)} trials', fontsize=10)
+        label = ', '.join(f'{k.split(".")[-1]}={v:.2g}' if isinstance(v, float)
+                          else f'{k.split(".")[-1]}={v}' for k, v in r.items()
+                          if k not in ('trial', 'status', 'steps', 'final_loss', 'eval_loss',
+                                       'score', 'seconds'))
+        ax.plot([s for s, _ in c], ema([l for _, l in c], 0.3),
+                ls='--' if r['status'] == 'cut' else '-', lw=1.5,
+                label=f'{r["trial"]}: {label}' + (' (cut)' if r['status'] == 'cut' else ''))
+    ax.set_xlabel('step')
+    ax.set_ylabel('loss (smoothed)')
+    ax.legend(fontsize=7)
+    ax.set_title(f'sweep: {len(res.rows)} trials', fontsize=10)
     fig.tight_layout()
     return fig
 
 def _write(res, spec):
-    buf = io.StringIO(); w = csv.DictWriter(buf, fieldnames=list(res.rows[0])); w.writeheader(); w.writerows(res.rows)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(res.rows[0]))
+    w.writeheader()
+    w.writerows(res.rows)
     atomic_write_text(res.root/'results.csv', buf.getvalue())
-    atomic_write_text(res.root/'results.md', f'# Sweep ({res.seconds:.0f} s)\n\n' + res.table() + '\n\n![loss curves](loss_curves.png)\n')
+    atomic_write_text(res.root/'results.md',
+                      f'# Sweep ({res.seconds:.0f} s)\n\n' + res.table() + '\n\n![loss '
+                      'curves](loss_curves.png)\n')
     sweep_figure(res, spec).savefig(res.root/'loss_curves.png', dpi=110)

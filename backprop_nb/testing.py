@@ -18,24 +18,34 @@ def toy_samples(n:int=64, seed:int=0) -> list:
     "A small learnable chat task for tests: is a random word longer than 4 letters?"
     rng = random.Random(seed)
     words = [''.join(rng.choice('abcdefgh') for _ in range(rng.randint(3, 6))) for _ in range(n)]
-    return [Sample(f'toy:{i}', [{'role': 'user', 'content': f'is {w} long?'}, {'role': 'assistant', 'content': 'yes' if len(w) > 4 else 'no'}])
+    return [Sample(f'toy:{i}',
+                   [{'role': 'user', 'content': f'is {w} long?'},
+                    {'role': 'assistant', 'content': 'yes' if len(w) > 4 else 'no'}])
             for i, w in enumerate(words)]
 
 def tiny_config(tmp, **kw) -> Config:
     "A config for fast tests on the tiny model."
-    base = {'train.max_steps': 20, 'train.batch_size': 4, 'train.grad_accum': 1, 'train.lr': 3e-3, 'lora.r': 8, 'train.eval_steps': 10,
-            'train.save_steps': 10, 'train.order': 'random', 'data.eval_fraction': 0.1, 'run.root': str(tmp), 'run.name': 'tiny'}
+    base = {'train.max_steps': 20, 'train.batch_size': 4, 'train.grad_accum': 1, 'train.lr': 3e-3,
+            'lora.r': 8, 'train.eval_steps': 10,
+            'train.save_steps': 10, 'train.order': 'random', 'data.eval_fraction': 0.1,
+            'run.root': str(tmp), 'run.name': 'tiny'}
     return make_config(**{**base, **kw})
 
 # %% ../nbs/02c_testing.ipynb #8ad39222
 def toy_tasks(n:int=48, seed:int=0) -> list:
     "Three small conflicting tasks for tests: answer a word with 'yes', 'no' or 'maybe' by a different rule each."
     rng = random.Random(seed)
-    rules = {'long': lambda w: 'yes' if len(w) > 4 else 'no', 'hasa': lambda w: 'yes' if 'a' in w else 'no', 'even': lambda w: 'yes' if len(w) % 2 == 0 else 'no'}
+    rules = {'long': lambda w: 'yes' if len(w) > 4 else 'no',
+             'hasa': lambda w: 'yes' if 'a' in w else 'no',
+             'even': lambda w: 'yes' if len(w) % 2 == 0 else 'no'}
     out = []
     for name, rule in rules.items():
-        words = [''.join(rng.choice('abcdefgh') for _ in range(rng.randint(3, 6))) for _ in range(n)]
-        out.append([Sample(f'{name}:{i}', [{'role': 'user', 'content': f'{name} {w}?'}, {'role': 'assistant', 'content': rule(w)}]) for i, w in enumerate(words)])
+        words = [''.join(rng.choice('abcdefgh') for _ in range(rng.randint(3, 6)))
+                 for _ in range(n)]
+        out.append([Sample(f'{name}:{i}',
+                           [{'role': 'user', 'content': f'{name} {w}?'},
+                            {'role': 'assistant', 'content': rule(w)}])
+                            for i, w in enumerate(words)])
     return out
 
 # %% ../nbs/02c_testing.ipynb #da863a5a
@@ -43,15 +53,18 @@ def gradient_flow_check(model, batch:dict, lr:float=1e-3) -> dict:
     "One AdamW step (no weight decay) on `batch`; returns what changed, what did not, and the gradient norms."
     base = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     lora = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
+                            weight_decay=0.0)
     model.zero_grad(set_to_none=True)
-    out = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], loss_labels=batch['labels'])
+    out = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'],
+                loss_labels=batch['labels'])
     (out.loss_sum / out.n_trained).backward()
     grads = {n: p.grad.norm().item() for n, p in model.named_parameters() if p.requires_grad}
     opt.step()
     now = dict(model.named_parameters())
     return dict(lora_changed={n: not torch.equal(now[n].detach(), v) for n, v in lora.items()},
-                base_unchanged={n: torch.equal(now[n].detach(), v) for n, v in base.items()}, grad_norms=grads)
+                base_unchanged={n: torch.equal(now[n].detach(), v) for n, v in base.items()},
+                grad_norms=grads)
 
 # %% ../nbs/02c_testing.ipynb #44f83e46
 def quick_steps(model, batch:dict, n:int=5, lr:float=5e-3) -> list:
@@ -59,8 +72,13 @@ def quick_steps(model, batch:dict, n:int=5, lr:float=5e-3) -> list:
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     out = []
     for _ in range(n):
-        o = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'], loss_labels=batch['labels'])
-        loss = o.loss_sum / o.n_trained; loss.backward(); opt.step(); opt.zero_grad(); out.append(loss.item())
+        o = model(input_ids=batch['input_ids'], attention_mask=batch['attention_mask'],
+                  loss_labels=batch['labels'])
+        loss = o.loss_sum / o.n_trained
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        out.append(loss.item())
     return out
 
 # %% ../nbs/02c_testing.ipynb #097f1688
@@ -73,7 +91,8 @@ def plain_peft_logits(base_model, adapter_dir, input_ids) -> torch.Tensor:
 # %% ../nbs/02c_testing.ipynb #519dc92a
 class FakeState:
     "A stand-in for transformers' TrainerState with only what the callbacks read."
-    def __init__(self, max_steps=100): self.global_step, self.max_steps, self.epoch = 0, max_steps, 0.0
+    def __init__(self, max_steps=100):
+        self.global_step, self.max_steps, self.epoch = 0, max_steps, 0.0
 
 class FakeControl:
     def __init__(self): self.should_training_stop = self.should_save = False
@@ -95,7 +114,10 @@ def toy_lora_model(n_in:int=6, n_out:int=5, r:int=2, seed:int=0):
     from peft import LoraConfig, get_peft_model
     torch.manual_seed(seed)
     class One(torch.nn.Module):
-        def __init__(self): super().__init__(); self.layers = torch.nn.ModuleList([torch.nn.ModuleDict(dict(proj=torch.nn.Linear(n_in, n_out, bias=False)))])
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList([torch.nn.ModuleDict(dict(proj=torch.nn.Linear(n_in,
+                    n_out, bias=False)))])
         def forward(self, x): return self.layers[0]['proj'](x)
     return get_peft_model(One(), LoraConfig(r=r, lora_alpha=r, target_modules=['proj']))
 
@@ -113,13 +135,19 @@ def example_notebook(path) -> Path:
     "A tiny parameterized notebook (used in tests and docs)."
     import nbformat
     nb = nbformat.v4.new_notebook()
-    nb.cells = [_cell("a = 1\nb = 2.0\nfail = False\nrun_dir = None\ninteractive = True", ['parameters']),
+    nb.cells = [_cell("a = 1\nb = 2.0\nfail = False\nrun_dir = None\ninteractive = True",
+                      ['parameters']),
                 _cell("assert not fail, 'asked to fail'\nresult = a * b"),
-                _cell("from matplotlib.figure import Figure\nfrom IPython.display import Image, display\nimport io\n"
-                      "fig = Figure(); fig.subplots().plot([0, 1], [0, result]); buf = io.BytesIO(); fig.savefig(buf, format='png')\n"
+                _cell("from matplotlib.figure import Figure\nfrom IPython.display import Image, "
+                      "display\nimport io\n"
+                      "fig = Figure(); fig.subplots().plot([0, 1], [0, result]); buf = "
+                      "io.BytesIO(); fig.savefig(buf, format='png')\n"
                       "display(Image(data=buf.getvalue(), format='png'))"),
-                _cell("from backprop_nb.notebook_runs import save_metrics\nsave_metrics({'result': result, 'interactive': interactive}, run_dir)")]
-    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3', 'language': 'python'}
+                _cell("from backprop_nb.notebook_runs import "
+                      "save_metrics\nsave_metrics({'result': result, 'interactive': interactive}, "
+                      "run_dir)")]
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'Python 3',
+                                 'language': 'python'}
     nbformat.write(nb, str(path))
     return Path(path)
 
@@ -127,4 +155,5 @@ def has_png(nb_path) -> bool:
     "Does an executed notebook hold at least one PNG output?"
     import nbformat
     nb = nbformat.read(str(nb_path), as_version=4)
-    return any('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+    return any('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code'
+               for o in c.get('outputs', []))

@@ -22,20 +22,26 @@ def assistant_spans(tok, messages:list) -> tuple:
     for k, m in enumerate(messages):
         if m['role'] != 'assistant': continue
         before, upto = _render(tok, messages[:k], gen=True), _render(tok, messages[:k+1])
-        if not (full.startswith(upto) and upto.startswith(before)): return full, _spans_by_search(tok, full, messages)
+        if not (full.startswith(upto) and upto.startswith(before)):
+            return full, _spans_by_search(tok, full, messages)
         seg = upto[len(before):]
         spans.append((len(before), len(before) + len(seg.rstrip())))
     return full, spans
 
 def _spans_by_search(tok, full, messages):
     "Fallback: locate each reply's text in order; the span runs to the end of the next special token, if adjacent."
-    specials = sorted((t for t in tok.all_special_tokens + list(getattr(tok, 'added_tokens_encoder', {})) if t), key=len, reverse=True)
+    specials = sorted((t
+                       for t in tok.all_special_tokens + list(getattr(tok, 'added_tokens_encoder',
+                               {})) if t), key=len, reverse=True)
     spans, pos = [], 0
     for m in messages:
         if m['role'] != 'assistant': continue
         c = m['content'].strip()
         i = full.find(c, pos)
-        if i < 0: raise DataError(f'the chat template does not render an assistant reply verbatim ({c[:40]!r}), so its tokens cannot be located; use a template that keeps replies as they are.')
+        if i < 0:
+            raise DataError(f'the chat template does not render an assistant reply verbatim '
+                            f'({c[:40]!r}), so its tokens cannot be located; use a template that '
+                            f'keeps replies as they are.')
         end = i + len(c)
         tail = full[end:]
         st = next((t for t in specials if tail.lstrip(' ').startswith(t)), None)
@@ -77,15 +83,18 @@ def encode_text(tok, s:Sample, assistant_only:bool=True):
     return ids, [t if m else -100 for t, m in zip(ids, mask)]
 
 # %% ../nbs/02a_tokenizing.ipynb #a2e33b30
-def encode_sample(tok, s:Sample, max_length:int, long_samples:str='truncate', assistant_only:bool=True) -> list:
+def encode_sample(tok, s:Sample, max_length:int, long_samples:str='truncate',
+                  assistant_only:bool=True) -> list:
     "Encoded examples for one sample: one, or several chunks when split; none if nothing is trained."
     ids, labels = encode_text(tok, s, assistant_only)
     if len(ids) <= max_length: out = [Encoded(ids, labels, s.id, True)]
     elif long_samples == 'truncate':
-        out = [Encoded(ids[:max_length], labels[:max_length], s.id, False)]   # a text's EOS was past the cut: gone
+        # a text's EOS was past the cut: gone
+        out = [Encoded(ids[:max_length], labels[:max_length], s.id, False)]
     else:
         n = -(-len(ids) // max_length)
-        out = [Encoded(ids[i*max_length:(i+1)*max_length], labels[i*max_length:(i+1)*max_length], f'{s.id}:{i}', i == n-1) for i in range(n)]
+        out = [Encoded(ids[i*max_length:(i+1)*max_length], labels[i*max_length:(i+1)*max_length],
+                       f'{s.id}:{i}', i == n-1) for i in range(n)]
     return [e for e in out if e.n_trained > 0]
 
 # %% ../nbs/02a_tokenizing.ipynb #46146d99
@@ -105,8 +114,10 @@ class EncodedDataset(torch.utils.data.Dataset):
     def to_hf(self):
         "As a `datasets.Dataset` (what TRL's trainer accepts), with a `length` column for length-grouped batching."
         import datasets
-        return datasets.Dataset.from_dict(dict(input_ids=[e.input_ids for e in self.items], labels=[e.labels for e in self.items],
-                                               sample_index=list(range(len(self.items))), length=self.lengths))
+        return datasets.Dataset.from_dict(dict(input_ids=[e.input_ids for e in self.items],
+                                               labels=[e.labels for e in self.items],
+                                               sample_index=list(range(len(self.items))),
+                                               length=self.lengths))
 
 @dataclass
 class EncodeStats:
@@ -116,7 +127,8 @@ class EncodeStats:
     split: int = 0
     no_trainable: int = 0
 
-def encode_dataset(tok, samples:list, max_length:int, long_samples:str='truncate', assistant_only:bool=True) -> tuple:
+def encode_dataset(tok, samples:list, max_length:int, long_samples:str='truncate',
+                   assistant_only:bool=True) -> tuple:
     "(EncodedDataset, EncodeStats) for a list of samples."
     st, items = EncodeStats(samples=len(samples)), []
     for s in samples:
@@ -126,7 +138,9 @@ def encode_dataset(tok, samples:list, max_length:int, long_samples:str='truncate
         elif not out[0].complete: st.truncated += 1
         items += out
     st.examples = len(items)
-    if not items: raise DataError(f'none of the {len(samples)} samples has a trainable token at max_length {max_length}; raise data.max_length.')
+    if not items:
+        raise DataError(f'none of the {len(samples)} samples has a trainable token at max_length '
+                        f'{max_length}; raise data.max_length.')
     return EncodedDataset(items), st
 
 # %% ../nbs/02a_tokenizing.ipynb #bd39d134
@@ -143,21 +157,31 @@ class Collator:
         att = torch.zeros((len(feats), L), dtype=torch.long)
         for i, f in enumerate(feats):
             n = len(f['input_ids'])
-            ids[i, :n] = torch.tensor(f['input_ids']); labels[i, :n] = torch.tensor(f['labels']); att[i, :n] = 1
-        return dict(input_ids=ids, attention_mask=att, labels=labels, sample_index=torch.tensor([f['sample_index'] for f in feats]))
+            ids[i, :n] = torch.tensor(f['input_ids'])
+            labels[i, :n] = torch.tensor(f['labels'])
+            att[i, :n] = 1
+        return dict(input_ids=ids, attention_mask=att, labels=labels,
+                    sample_index=torch.tensor([f['sample_index'] for f in feats]))
 
 # %% ../nbs/02a_tokenizing.ipynb #fccc068f
 TEMPLATES = {
     'chatml': (None, '<|im_end|>', []),   # the embedded tokenizer's own template
-    'llama3': ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}"
-               "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}",
+    'llama3': ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] "
+               "}}<|end_header_id|>\n\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}"
+               "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% "
+               "endif %}",
                '<|eot_id|>', ['<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>']),
-    'mistral': ("{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] + '\n\n' %}{% set msgs = messages[1:] %}"
-                "{% else %}{% set sys = '' %}{% set msgs = messages %}{% endif %}{% for m in msgs %}{% if m['role'] == 'user' %}"
-                "[INST] {{ (sys if loop.first else '') + m['content'] }} [/INST]{% else %} {{ m['content'] }}</s>{% endif %}{% endfor %}",
+    'mistral': ("{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = "
+                "messages[0]['content'] + '\n\n' %}{% set msgs = messages[1:] %}"
+                "{% else %}{% set sys = '' %}{% set msgs = messages %}{% endif %}{% for m in msgs "
+                "%}{% if m['role'] == 'user' %}"
+                "[INST] {{ (sys if loop.first else '') + m['content'] }} [/INST]{% else %} {{ "
+                "m['content'] }}</s>{% endif %}{% endfor %}",
                 '</s>', ['[INST]', '[/INST]', '</s>']),
-    'gemma': ("{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}"
-              "<start_of_turn>{{ role }}\n{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}",
+    'gemma': ("{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == "
+              "'assistant' else m['role'] %}"
+              "<start_of_turn>{{ role }}\n{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}{% "
+              "if add_generation_prompt %}<start_of_turn>model\n{% endif %}",
               '<end_of_turn>', ['<start_of_turn>', '<end_of_turn>']),
 }
 
@@ -182,7 +206,8 @@ def trained_runs(tok, e:Encoded) -> list:
 # %% ../nbs/02a_tokenizing.ipynb #ac2b1ab5
 MASK_CASE = [{'role': 'system', 'content': 'You answer with chemical symbols only.'},
              {'role': 'user', 'content': 'Sodium?'}, {'role': 'assistant', 'content': 'Na'},
-             {'role': 'user', 'content': 'And the one after iron, cobalt?'}, {'role': 'assistant', 'content': 'Co — atomic number 27.'}]
+             {'role': 'user', 'content': 'And the one after iron, cobalt?'},
+             {'role': 'assistant', 'content': 'Co — atomic number 27.'}]
 
 def check_masks(tok, family:str, messages=MASK_CASE) -> list:
     "Assert that the trained tokens decode to exactly the replies and their end tokens; returns the runs."

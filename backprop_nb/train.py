@@ -42,16 +42,19 @@ def _trainer_cls():
     from trl import SFTTrainer
     class BackpropTrainer(AtomicCheckpoints, SFTTrainer):
         "SFTTrainer with the compact loss, per-sample statistics and atomic checkpoints."
-        def __init__(self, *args, stats:StepStats|None=None, loss_opts:dict|None=None, extra_state=None,
+        def __init__(self, *args, stats:StepStats|None=None, loss_opts:dict|None=None,
+                     extra_state=None,
                      after_save=None, **kw):
             self.stats, self.loss_opts = stats, loss_opts or {}
             self.extra_state, self.after_save = extra_state, after_save
             super().__init__(*args, **kw)
 
         def _get_train_sampler(self, train_dataset=None):
-            if self.args.train_sampling_strategy != 'group_by_length': return super()._get_train_sampler(train_dataset)
+            if self.args.train_sampling_strategy != 'group_by_length':
+                return super()._get_train_sampler(train_dataset)
             ds = train_dataset if train_dataset is not None else self.train_dataset
-            return GroupedSampler(ds['length'], self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed)
+            return GroupedSampler(ds['length'],
+                                  self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             idx = inputs.pop('sample_index', None)
@@ -63,8 +66,10 @@ def _trainer_cls():
                 loss = loss * self.accelerator.num_processes   # DDP averages gradients across ranks
             mode = 'train' if model.training else 'eval'
             if mode == 'train' and self.stats is not None and idx is not None:
-                self.stats.add(int(inputs['attention_mask'].sum()), int(out.n_trained), int(out.correct), idx.tolist(), out.row_loss.tolist())
-            if mode == 'eval' and int(out.n_trained): self._metrics['eval']['mean_token_accuracy'].append(int(out.correct) / int(out.n_trained))
+                self.stats.add(int(inputs['attention_mask'].sum()), int(out.n_trained),
+                               int(out.correct), idx.tolist(), out.row_loss.tolist())
+            if mode == 'eval' and int(out.n_trained):
+                self._metrics['eval']['mean_token_accuracy'].append(int(out.correct) / int(out.n_trained))
             return (loss, None) if return_outputs else loss
     return BackpropTrainer
 
@@ -83,37 +88,53 @@ def total_steps(cfg:Config, n_train:int, world:int=1) -> int:
 def lr_scheduler(cfg:Config) -> tuple:
     "(transformers scheduler name, its kwargs) for the config's schedule and LR floor."
     t = cfg.train
-    if t.scheduler == 'cosine' and t.min_lr_ratio > 0: return 'cosine_with_min_lr', {'min_lr_rate': t.min_lr_ratio}
+    if t.scheduler == 'cosine' and t.min_lr_ratio > 0:
+        return 'cosine_with_min_lr', {'min_lr_rate': t.min_lr_ratio}
     if t.scheduler == 'cosine_with_min_lr': return t.scheduler, {'min_lr_rate': t.min_lr_ratio}
     return t.scheduler, {}
 
-def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_eval:bool, progress:bool=True):
+def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_eval:bool,
+             progress:bool=True):
     "TRL's SFTConfig for our config: every value comes from the config, none from TRL's own defaults."
     from trl import SFTConfig
     t = cfg.train
     sched, kw = lr_scheduler(cfg)
-    order = 'sequential' if cfg.data.curriculum != 'none' else {'grouped': 'group_by_length', 'random': 'random', 'sequential': 'sequential'}[t.order]
+    order = ('sequential' if cfg.data.curriculum != 'none'
+             else {'grouped': 'group_by_length', 'random': 'random',
+                   'sequential': 'sequential'}[t.order])
     return SFTConfig(
-        output_dir=str(out_dir), per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size * 2,
-        gradient_accumulation_steps=t.grad_accum, learning_rate=lr, max_steps=t.max_steps or -1, num_train_epochs=t.epochs,
-        warmup_steps=t.warmup_ratio, lr_scheduler_type=sched, lr_scheduler_kwargs=kw, weight_decay=t.weight_decay,
+        output_dir=str(out_dir), per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size * 2,
+        gradient_accumulation_steps=t.grad_accum, learning_rate=lr, max_steps=t.max_steps or -1,
+        num_train_epochs=t.epochs,
+        warmup_steps=t.warmup_ratio, lr_scheduler_type=sched, lr_scheduler_kwargs=kw,
+        weight_decay=t.weight_decay,
         max_grad_norm=t.max_grad_norm or 0.0, optim=t.optimizer, seed=t.seed, data_seed=t.seed,
-        logging_steps=1, logging_nan_inf_filter=False, eval_strategy='steps' if has_eval else 'no', eval_steps=t.eval_steps or max(1, steps // 5),
-        save_strategy='steps', save_steps=t.save_steps or max(1, steps // 4), save_total_limit=None, prediction_loss_only=True,
-        bf16=device == 'cuda' and dtype == torch.bfloat16, fp16=device == 'cuda' and dtype == torch.float16, use_cpu=device == 'cpu',
-        activation_checkpointing=grad_checkpointing(cfg, device), activation_checkpointing_kwargs={'use_reentrant': False},
-        report_to='none', remove_unused_columns=False, dataset_kwargs={'skip_prepare_dataset': True},
-        train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=True, label_names=['labels'])
+        logging_steps=1, logging_nan_inf_filter=False, eval_strategy='steps' if has_eval else 'no',
+        eval_steps=t.eval_steps or max(1, steps // 5),
+        save_strategy='steps', save_steps=t.save_steps or max(1, steps // 4), save_total_limit=None,
+        prediction_loss_only=True,
+        bf16=device == 'cuda' and dtype == torch.bfloat16,
+        fp16=device == 'cuda' and dtype == torch.float16, use_cpu=device == 'cpu',
+        activation_checkpointing=grad_checkpointing(cfg, device),
+        activation_checkpointing_kwargs={'use_reentrant': False},
+        report_to='none', remove_unused_columns=False,
+        dataset_kwargs={'skip_prepare_dataset': True},
+        train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=True,
+        label_names=['labels'])
 
 # %% ../nbs/03d_train.ipynb #e5a2c31c
 def model_with_lora(cfg:Config, model=None, tok=None):
     "The base model (loaded, or the one given) with a fresh LoRA, or a given peft model as it is."
     from peft import PeftModel
-    if model is None: model, tok, info = load_model(cfg.model, max_length=cfg.data.max_length or 2048)
+    if model is None:
+        model, tok, info = load_model(cfg.model, max_length=cfg.data.max_length or 2048)
     else:
         dev = next(model.parameters()).device.type
-        info = ModelInfo(getattr(model.config, '_name_or_path', '') or type(model).__name__, 'given', 'transformers+peft', dev,
-                         str(next(model.parameters()).dtype).split('.')[-1], cfg.model.quantization, sum(p.numel() for p in model.parameters()))
+        info = ModelInfo(getattr(model.config, '_name_or_path', '') or type(model).__name__,
+                         'given', 'transformers+peft', dev,
+                         str(next(model.parameters()).dtype).split('.')[-1], cfg.model.quantization,
+                         sum(p.numel() for p in model.parameters()))
     if not isinstance(model, PeftModel):
         torch.manual_seed(cfg.train.seed)
         add_compact_loss(model)
@@ -133,7 +154,8 @@ class RunResult:
     info: ModelInfo
     seconds: float
     events: list = field(repr=False, default_factory=list)
-    sample_losses: dict = field(repr=False, default_factory=dict)   # sample id -> its loss when last seen
+    # sample id -> its loss when last seen
+    sample_losses: dict = field(repr=False, default_factory=dict)
     model: object = field(repr=False, default=None)
     tokenizer: object = field(repr=False, default=None)
     prepared: Prepared = field(repr=False, default=None)
@@ -149,7 +171,8 @@ def _world(device:str):
     "(number of processes, is this the main one); sets up the process group under torchrun / accelerate launch."
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1: return 1, True
     from accelerate import PartialState
-    st = PartialState(cpu=device == 'cpu')    # as the Trainer will (gloo on CPU), so the group exists now
+    # as the Trainer will (gloo on CPU), so the group exists now
+    st = PartialState(cpu=device == 'cpu')
     return st.num_processes, st.is_main_process
 
 def _shared_run_dir(cfg:Config, run_dir, world:int, main:bool) -> Path:
@@ -168,29 +191,42 @@ def save_adapter(model, dest) -> Path:
     return Path(dest)
 
 # %% ../nbs/03d_train.ipynb #8820c0d1
-def write_run_report(run_dir, events:list, prep:Prepared|None=None, info:ModelInfo|None=None) -> Path:
+def write_run_report(run_dir, events:list, prep:Prepared|None=None,
+                     info:ModelInfo|None=None) -> Path:
     "A short Markdown summary of the run."
     steps = [e for e in events if e.kind == 'step']; evals = [e for e in events if e.kind == 'eval']
     end = next((e for e in reversed(events) if e.kind == 'run_end'), None)
     alerts = [e for e in events if e.kind == 'alert']
     tps = [e.tokens_per_s for e in steps[1:] if e.tokens_per_s]
-    lines = [f'# Run {Path(run_dir).name}', '', f'- status: **{end.status if end else "?"}**' + (f' — {end.message}' if end and end.message else ''),
-             f'- model: {info}' if info else '', f'- steps: {steps[-1].step if steps else 0}, in {end.seconds if end else 0:.0f} s',
+    lines = [f'# Run {Path(run_dir).name}', '',
+             f'- status: **{end.status if end else "?"}**' + (f' — {end.message}' if end
+                     and end.message else ''),
+             f'- model: {info}' if info else '',
+             f'- steps: {steps[-1].step if steps else 0}, in {end.seconds if end else 0:.0f} s',
              f'- training loss: {steps[0].loss:.4f} → {steps[-1].loss:.4f}' if steps else '',
-             f'- eval loss: {evals[0].loss:.4f} → {evals[-1].loss:.4f} (perplexity {evals[-1].perplexity:.2f})' if evals else '',
-             f'- speed: {sum(tps)/len(tps):.0f} tokens/s' if tps else '', f'- data: {prep.report.n_ok} samples, max_length {prep.max_length}' if prep else '',
+             f'- eval loss: {evals[0].loss:.4f} → {evals[-1].loss:.4f} (perplexity '
+             f'{evals[-1].perplexity:.2f})' if evals else '',
+             f'- speed: {sum(tps)/len(tps):.0f} tokens/s' if tps else '',
+             f'- data: {prep.report.n_ok} samples, max_length {prep.max_length}' if prep else '',
              '', '![loss](loss.png)', '']
-    if alerts: lines += ['## Diagnostics', ''] + [f'- **{a.code}** (step {a.step}): {a.message} *Fix:* {a.fix}' for a in alerts] + ['']
-    return atomic_write_text(Path(run_dir)/'report.md', '\n'.join(l for l in lines if l is not None) + '\n')
+    if alerts:
+        lines += ['## Diagnostics',
+                  ''] + [f'- **{a.code}** (step {a.step}): {a.message} *Fix:* {a.fix}'
+                  for a in alerts] + ['']
+    return atomic_write_text(Path(run_dir)/'report.md',
+                             '\n'.join(l for l in lines if l is not None) + '\n')
 
 # %% ../nbs/03d_train.ipynb #0bd95537
 class Run:
     "One training run: `setup()` → `fit()` → `finish()`; every part of its state is an attribute here."
-    def __init__(self, cfg:Config|None=None, listeners=(), model=None, tokenizer=None, samples:list|None=None,
-                 eval_samples:list|None=None, run_dir=None, resume_from=None, stop=None, run_index:int=0,
+    def __init__(self, cfg:Config|None=None, listeners=(), model=None, tokenizer=None,
+                 samples:list|None=None,
+                 eval_samples:list|None=None, run_dir=None, resume_from=None, stop=None,
+                 run_index:int=0,
                  task:str='', progress:bool=True):
         self.cfg, self.listeners = cfg or make_config(), list(listeners)
-        self.model, self.tok, self.samples, self.eval_samples = model, tokenizer, samples, eval_samples
+        self.model, self.tok, self.samples, self.eval_samples = (model, tokenizer, samples,
+                eval_samples)
         self.run_dir, self.resume_from, self.stop = run_dir, resume_from, stop
         self.run_index, self.task, self.progress = run_index, task, progress
         self.t0, self.status, self.message = time.time(), 'running', ''
@@ -200,12 +236,16 @@ class Run:
 def setup(self:Run):
     "Data, model + LoRA, and only then the run directory, the event bus and the trainer."
     quiet()
-    loaded = read_data(self.cfg) if self.samples is None else None   # 1. data readable? (fails in a second)
+    # 1. data readable? (fails in a second)
+    loaded = read_data(self.cfg) if self.samples is None else None
     self.tok = self.tok or _tokenizer(self.cfg)
-    self.prep = prepare_data(self.cfg, self.tok, self.samples, self.eval_samples, loaded)   # 2. encoded
-    self.model, _, self.info = model_with_lora(self.cfg, self.model, self.tok)   # 3. checks target modules
+    # 2. encoded
+    self.prep = prepare_data(self.cfg, self.tok, self.samples, self.eval_samples, loaded)
+    # 3. checks target modules
+    self.model, _, self.info = model_with_lora(self.cfg, self.model, self.tok)
     self.world, self.main = _world(self.info.device)
-    self.run_dir = _shared_run_dir(self.cfg, self.run_dir, self.world, self.main)   # 4. the run directory
+    # 4. the run directory
+    self.run_dir = _shared_run_dir(self.cfg, self.run_dir, self.world, self.main)
     self._connect_bus()
     self._make_trainer()
     return self
@@ -225,23 +265,27 @@ def _connect_bus(self:Run):
 def _make_trainer(self:Run):
     "The schedule, the callbacks (state restored on resume) and our SFTTrainer, given all it needs."
     cfg, prep = self.cfg, self.prep
-    self.steps, self.lr = total_steps(cfg, len(prep.train), self.world), resolve_lr(cfg, prep.n_rows)
+    self.steps, self.lr = (total_steps(cfg, len(prep.train), self.world),
+                           resolve_lr(cfg, prep.n_rows))
     self.stop = self.stop or StopControl(self.run_dir)
     if self.stop.run_dir is None: self.stop.run_dir = Path(self.run_dir)
     self.stats = StepStats()
     self.callbacks = self._callbacks()
     if self.resume_from: self.load_state_dict(checkpoint_state(self.resume_from))
     dtype = next(p for p in self.model.parameters() if not p.requires_grad).dtype
-    args = sft_args(cfg, Path(self.run_dir)/'checkpoints', self.info.device, dtype, self.steps, self.lr,
+    args = sft_args(cfg, Path(self.run_dir)/'checkpoints', self.info.device, dtype, self.steps,
+                    self.lr,
                     prep.eval is not None, self.progress)
     self.trainer = _trainer_cls()(
         model=self.model, args=args, train_dataset=prep.train.to_hf(), processing_class=self.tok,
-        eval_dataset=prep.eval.to_hf() if prep.eval else None, data_collator=Collator(self.tok.pad_token_id),
+        eval_dataset=prep.eval.to_hf() if prep.eval else None,
+        data_collator=Collator(self.tok.pad_token_id),
         callbacks=list(self.callbacks.values()), stats=self.stats, extra_state=self.state_dict,
         after_save=self._after_save, loss_opts=dict(temperature=cfg.train.temperature,
                                                     label_smoothing=cfg.train.label_smoothing))
     from transformers.trainer_callback import PrinterCallback
-    self.trainer.remove_callback(PrinterCallback)   # progress comes from our ProgressBar listener instead
+    # progress comes from our ProgressBar listener instead
+    self.trainer.remove_callback(PrinterCallback)
 
 # %% ../nbs/03d_train.ipynb #e25b5db2
 @patch
@@ -250,17 +294,22 @@ def _callbacks(self:Run) -> dict:
     cfg, prep, t = self.cfg, self.prep, self.cfg.train
     eb = t.effective_batch * self.world
     name, kw = lr_scheduler(cfg)
-    schedule = lr_schedule(name, self.lr, self.steps, round(t.warmup_ratio * self.steps), kw.get('min_lr_rate', 0.0))
+    schedule = lr_schedule(name, self.lr, self.steps, round(t.warmup_ratio * self.steps),
+                           kw.get('min_lr_rate', 0.0))
     resumed = checkpoint_state(self.resume_from)['step'] if self.resume_from else 0
-    start = RunStart(run_dir=str(self.run_dir), n_train=len(prep.train), n_eval=len(prep.eval) if prep.eval else 0,
-                     effective_batch=eb, lr=self.lr, model=dict(self.info.__dict__), config=cfg.to_dict(),
+    start = RunStart(run_dir=str(self.run_dir), n_train=len(prep.train),
+                     n_eval=len(prep.eval) if prep.eval else 0,
+                     effective_batch=eb, lr=self.lr, model=dict(self.info.__dict__),
+                     config=cfg.to_dict(),
                      resumed_from=resumed, run_index=self.run_index, task=self.task)
     n, ri = len(prep.train), self.run_index
-    return dict(events=EventsCallback(self.bus, self.stats, n, t.effective_batch, start, self.world, ri),
+    return dict(events=EventsCallback(self.bus, self.stats, n, t.effective_batch, start, self.world,
+                                      ri),
                 diagnostics=Diagnostics(self.bus, n, eb, schedule, t.spike_factor, stats=self.stats,
                                         ids=prep.train.ids, run_index=ri),
                 stop=self.stop,
-                early_stopping=EarlyStopping(t.early_stop_patience, t.early_stop_threshold, self.bus, ri))
+                early_stopping=EarlyStopping(t.early_stop_patience, t.early_stop_threshold,
+                                             self.bus, ri))
 
 # %% ../nbs/03d_train.ipynb #2166dacd
 @patch
@@ -282,13 +331,16 @@ def _after_save(self:Run, step:int, path):
     evals = self.callbacks['diagnostics'].evals
     self.bus.publish(Checkpoint(step=step, path=str(path), eval_loss=evals[-1] if evals else None,
                                 run_index=self.run_index))
-    if self.trainer.is_world_process_zero(): prune_checkpoints(Path(path).parent, self.cfg.train.keep_best)
+    if self.trainer.is_world_process_zero():
+        prune_checkpoints(Path(path).parent, self.cfg.train.keep_best)
 
 # %% ../nbs/03d_train.ipynb #690bd157
 @patch
 def fit(self:Run):
     "Train; a crash is recorded as a failed run and raised again."
-    try: self.trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from else None)
+    try:
+        self.trainer.train(resume_from_checkpoint=str(self.resume_from) if self.resume_from
+                           else None)
     except Exception as e:
         self._end('failed', f'{type(e).__name__}: {e}')
         raise
@@ -300,8 +352,10 @@ def _outcome(self:Run) -> tuple:
     "(status, message) of a loop that returned."
     diag, es, stop = self.callbacks['diagnostics'], self.callbacks['early_stopping'], self.stop
     if diag.nan_step is not None: return 'failed', f'loss became NaN at step {diag.nan_step}'
-    if stop.flag.is_set(): return 'stopped', f'stopped by {stop.reason}; continue with `backprop-nb resume`'
-    if es.stopped_at is not None: return 'early_stopped', f'eval loss stopped improving (best {es.best:.4f})'
+    if stop.flag.is_set():
+        return 'stopped', f'stopped by {stop.reason}; continue with `backprop-nb resume`'
+    if es.stopped_at is not None:
+        return 'early_stopped', f'eval loss stopped improving (best {es.best:.4f})'
     return 'finished', ''
 
 # %% ../nbs/03d_train.ipynb #fc68f2b8
@@ -313,14 +367,16 @@ def finish(self:Run) -> RunResult:
     if self.main: write_run_report(self.run_dir, self.rec.events, self.prep, self.info)
     ids = self.prep.train.ids
     losses = {ids[i]: l for i, l in self.stats.last_loss.items()}
-    return RunResult(self.run_dir, end.status, end.step, end.final_loss, adapter, self.info, end.seconds,
+    return RunResult(self.run_dir, end.status, end.step, end.final_loss, adapter, self.info,
+                     end.seconds,
                      self.rec.events, losses, self.model, self.tok, self.prep)
 
 @patch
 def _end(self:Run, status:str, message:str, adapter=None) -> RunEnd:
     "Publish the run's end (finished, stopped, failed or aborted)."
     losses = self.rec.series('step', 'loss')
-    end = RunEnd(status=status, step=self.trainer.state.global_step, seconds=round(time.time() - self.t0, 1),
+    end = RunEnd(status=status, step=self.trainer.state.global_step,
+                 seconds=round(time.time() - self.t0, 1),
                  final_loss=losses[-1] if losses else float('nan'), adapter_dir=str(adapter or ''),
                  message=message, run_index=self.run_index)
     self.bus.publish(end)
@@ -347,14 +403,17 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
           eval_samples:list|None=None, # held-out samples instead of a split of the training data
           run_dir=None, # use this run directory (created if new)
           resume_from=None, # a checkpoint folder to continue from
-          stop:StopControl|None=None, # a StopControl whose stop() ends the run gracefully (the UI's Stop button)
+          # a StopControl whose stop() ends the run gracefully (the UI's Stop button)
+          stop:StopControl|None=None,
           run_index:int=0, task:str='', # position in a multi-run sequence
           progress:bool=True, # show a progress bar
          ) -> RunResult:
     "Fine-tune with LoRA: setup → fit → finish. Returns a RunResult; everything lands in the run directory."
-    run = Run(cfg, listeners, model, tokenizer, samples, eval_samples, run_dir, resume_from, stop, run_index,
+    run = Run(cfg, listeners, model, tokenizer, samples, eval_samples, run_dir, resume_from, stop,
+              run_index,
               task, progress).setup()
-    run.stop.install()      # a first Ctrl-C stops and saves; a second one, at any point up to the end, aborts
+    # a first Ctrl-C stops and saves; a second one, at any point up to the end, aborts
+    run.stop.install()
     try: return run.fit().finish()
     except KeyboardInterrupt:
         run._end('aborted', 'aborted by a second Ctrl-C; the last checkpoint is kept')
@@ -362,12 +421,18 @@ def train(cfg:Config|None=None, # the run's config; default: make_config()
     finally: run.stop.uninstall()
 
 # %% ../nbs/03d_train.ipynb #46a62eb0
-def resume(run_dir, listeners=(), model=None, tokenizer=None, samples=None, eval_samples=None, stop=None, progress=True) -> RunResult:
+def resume(run_dir, listeners=(), model=None, tokenizer=None, samples=None, eval_samples=None,
+           stop=None, progress=True) -> RunResult:
     "Continue a run from its newest complete checkpoint."
     run_dir = Path(run_dir)
-    if not (run_dir/'config.yaml').exists(): raise ConfigError(f'{run_dir} is not a run directory (no config.yaml); pass the folder that `train` created.')
+    if not (run_dir/'config.yaml').exists():
+        raise ConfigError(f'{run_dir} is not a run directory (no config.yaml); pass the folder '
+                          f'that `train` created.')
     cfg = load_config(run_dir/'config.yaml')
     ck = latest_checkpoint(run_dir/'checkpoints')
-    if ck is None: raise ConfigError(f'{run_dir} has no complete checkpoint to resume from; start a new run with `backprop-nb train`.')
+    if ck is None:
+        raise ConfigError(f'{run_dir} has no complete checkpoint to resume from; start a new run '
+                          f'with `backprop-nb train`.')
     trim_metrics_after(run_dir, checkpoint_state(ck)['step'])
-    return train(cfg, listeners, model, tokenizer, samples, eval_samples, run_dir=run_dir, resume_from=ck, stop=stop, progress=progress)
+    return train(cfg, listeners, model, tokenizer, samples, eval_samples, run_dir=run_dir,
+                 resume_from=ck, stop=stop, progress=progress)

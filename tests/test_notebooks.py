@@ -5,13 +5,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = [
-    pytest.param('nbs/tutorials/lora_from_scratch.ipynb', id='lora_from_scratch'),
-    pytest.param('nbs/tutorials/progressive.ipynb', id='progressive'),
-    pytest.param('nbs/tutorials/evaluate.ipynb', id='evaluate'),
-    pytest.param('nbs/tutorials/train.ipynb', id='train', marks=pytest.mark.slow),           # also run interactively by test_browser
-    pytest.param('nbs/tutorials/continual.ipynb', id='continual', marks=pytest.mark.slow),
-    pytest.param('index.ipynb', id='index', marks=pytest.mark.slow),
+NOTEBOOKS = [                                             # (notebook, parameters shrunk for the default run)
+    pytest.param('nbs/tutorials/lora_from_scratch.ipynb', {}, id='lora_from_scratch'),
+    pytest.param('nbs/tutorials/progressive.ipynb', {}, id='progressive'),
+    pytest.param('nbs/tutorials/evaluate.ipynb', {}, id='evaluate'),
+    pytest.param('nbs/tutorials/what_is_trained.ipynb', {'steps': 6}, id='what_is_trained'),
+    pytest.param('nbs/tutorials/qlora_numbers.ipynb', {}, id='qlora_numbers'),
+    pytest.param('nbs/tutorials/slao_by_hand.ipynb', {'steps_per_task': 4}, id='slao_by_hand'),
+    pytest.param('nbs/tutorials/failing_run.ipynb', {}, id='failing_run'),
+    pytest.param('nbs/tutorials/train.ipynb', {}, id='train', marks=pytest.mark.slow),   # also run interactively by test_browser
+    pytest.param('nbs/tutorials/continual.ipynb', {}, id='continual', marks=pytest.mark.slow),
+    pytest.param('index.ipynb', {}, id='index', marks=pytest.mark.slow),
+    pytest.param('nbs/tutorials/what_is_trained.ipynb', {}, id='what_is_trained-full', marks=pytest.mark.slow),
+    pytest.param('nbs/tutorials/slao_by_hand.ipynb', {}, id='slao_by_hand-full', marks=pytest.mark.slow),
 ]
 
 
@@ -23,6 +29,12 @@ CHECKS = {
     'train': lambda m: m['status'] == 'finished' and m['steps'] == 60 and m['tuned_exact_match'] > m['base_exact_match'],
     'continual': lambda m: 0 <= m['AA'] <= 1 and -1 <= m['BWT'] <= 1 and m['seconds'] > 0,
     'index': lambda m: m['final_loss'] < 1.0 and m['tuned_exact_match'] > m['base_exact_match'],
+    'what_is_trained': lambda m: m['mask_equal_by_hand'] and m['prompt_loss_every_token'] < m['prompt_loss_replies_only'],
+    'qlora_numbers': lambda m: m['packed_bit_exact'] and m['dequant_bit_exact'] and m['nf4_code_error'] < 1e-6
+                               and m['dq_codes_equal_share'] >= 0.99 and m['planner_rel_diff'] < 1e-4,
+    'slao_by_hand': lambda m: m['orth_init_error'] <= 1e-6 and m['by_hand_max_diff'] <= 1e-6 and 0 <= m['AA'] <= 1,
+    'failing_run': lambda m: {'low_coverage', 'loss_flat', 'eval_flat'} <= set(m['failing_alerts']) and m['fixed_alerts'] == []
+                             and m['fixed_eval_loss'] < m['failing_eval_loss'],
 }
 
 
@@ -32,11 +44,11 @@ def n_png(nb_path) -> int:
     return sum('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
 
 
-@pytest.mark.parametrize('nb', NOTEBOOKS)
-def test_user_notebook_under_papermill(nb, tmp_path):
+@pytest.mark.parametrize('nb,params', NOTEBOOKS)
+def test_user_notebook_under_papermill(nb, params, tmp_path):
     from backprop_nb.notebook_runs import run_notebook
     from backprop_nb.testing import has_png
-    rec = run_notebook(ROOT / nb, root=tmp_path)
+    rec = run_notebook(ROOT / nb, params, root=tmp_path)
     assert rec['status'] == 'finished', rec['error']
     out = Path(rec['run_dir'])
     assert has_png(out / 'notebook.ipynb'), 'no PNG in the executed notebook'

@@ -37,25 +37,32 @@ class DashboardState:
         evs = self.of(kind)
         return [e.step + off.get(e.run_index, 0) for e in evs], [getattr(e, key) for e in evs]
 
-    def boundaries(self) -> list: return [(v, r) for r, v in sorted(self.offsets().items()) if v > 0]
+    def boundaries(self) -> list:
+        return [(v, r) for r, v in sorted(self.offsets().items()) if v > 0]
 
     def tasks(self) -> dict: return {e.run_index: e.task for e in self.of('run_start') if e.task}
 
 # %% ../../nbs/21_ui_dashboard.ipynb #c2c8334b
-def _hms(s): s = int(s); return f'{s//3600}:{s%3600//60:02d}:{s%60:02d}' if s >= 3600 else f'{s//60}:{s%60:02d}'
+def _hms(s):
+    s = int(s)
+    return f'{s//3600}:{s%3600//60:02d}:{s%60:02d}' if s >= 3600 else f'{s//60}:{s%60:02d}'
 
 def stats_html(st:DashboardState) -> str:
     "The numbers line: step, loss, ETA, speed, memory, the latest merge."
     steps = st.of('step')
     if not steps: return f'<b>{st.status}</b>'
     e = steps[-1]
-    mem = f'{e.cuda_peak_mb/1024:.1f} GB GPU peak' if e.cuda_peak_mb else f'{e.rss_mb/1024:.2f} GB RAM'
-    parts = [f'<b>{st.status}</b>', f'step {e.step}/{st.total}', f'loss {e.loss:.4g}', f'ETA {_hms(e.eta_s)}', f'{e.tokens_per_s:.0f} tok/s', mem, f'{e.coverage:.0%} of data seen']
+    mem = (f'{e.cuda_peak_mb/1024:.1f} GB GPU peak' if e.cuda_peak_mb
+           else f'{e.rss_mb/1024:.2f} GB RAM')
+    parts = [f'<b>{st.status}</b>', f'step {e.step}/{st.total}', f'loss {e.loss:.4g}',
+             f'ETA {_hms(e.eta_s)}', f'{e.tokens_per_s:.0f} tok/s', mem,
+             f'{e.coverage:.0%} of data seen']
     gpu = _gpu_use()
     if gpu is not None: parts.append(f'GPU {gpu}% busy')
     m = st.of('merge')
     if m and 'lam_mean' in m[-1].stats:
-        s = m[-1].stats; parts.append(f'merge {s["task"]}: λ {s["lam_mean"]:.2f}, B drift {s["b_drift"]:.2f}')
+        s = m[-1].stats
+        parts.append(f'merge {s["task"]}: λ {s["lam_mean"]:.2f}, B drift {s["b_drift"]:.2f}')
     return ' · '.join(parts)
 
 def _gpu_use():
@@ -68,24 +75,32 @@ def alerts_html(st:DashboardState) -> str:
     al = st.of('alert')
     if not al: return ''
     mark = {'error': '✖', 'info': 'ℹ'}
-    return '<br>'.join(f'<span style="color:{"#C44E52" if a.severity == "error" else "#B8860B"}">{mark.get(a.severity, "⚠")} step {a.step}: {a.message} <i>Fix: {a.fix}</i></span>' for a in al[-6:])
+    return '<br>'.join(f'<span '
+                       f'style="color:{"#C44E52" if a.severity == "error" else "#B8860B"}">{mark.get(a.severity, "⚠")} step {a.step}: {a.message} <i>Fix: {a.fix}</i></span>' for a in al[-6:])
 
 # %% ../../nbs/21_ui_dashboard.ipynb #2bda0ebb
 def dashboard_figure(st:DashboardState):
     "Loss (raw, smoothed, eval; run boundaries named), LR and grad norm — plain matplotlib, no pyplot."
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(8, 5.2)); ax, ax2, ax3 = fig.subplots(3, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1, 1]))
+    fig = Figure(figsize=(8, 5.2))
+    ax, ax2, ax3 = fig.subplots(3, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1, 1]))
     x, loss = st.series('step', 'loss')
-    ax.plot(x, loss, color='#4C72B0', alpha=0.3, lw=1); ax.plot(x, ema(loss), color='#4C72B0', lw=2, label='loss')
+    ax.plot(x, loss, color='#4C72B0', alpha=0.3, lw=1)
+    ax.plot(x, ema(loss), color='#4C72B0', lw=2, label='loss')
     ex, el = st.series('eval', 'loss')
     if ex: ax.plot(ex, el, 'o-', color='#C44E52', label='eval loss')
     names = st.tasks()
     for b, r in st.boundaries():
         for a in (ax, ax2, ax3): a.axvline(b, color='#777', ls='--', lw=1)
-        ax.text(b, ax.get_ylim()[1] if loss else 1, f' {names.get(r, f"run {r+1}")}', fontsize=7, va='top', color='#555')
+        ax.text(b, ax.get_ylim()[1] if loss else 1, f' {names.get(r, f"run {r+1}")}', fontsize=7,
+                va='top', color='#555')
     ax.set_ylabel('loss'); ax.legend(fontsize=8, loc='upper right')
-    ax2.plot(*st.series('step', 'lr'), color='#55A868'); ax2.set_ylabel('LR'); ax2.ticklabel_format(axis='y', style='sci', scilimits=(0, 0))
-    ax3.plot(*st.series('step', 'grad_norm'), color='#8172B2'); ax3.set_ylabel('grad norm'); ax3.set_xlabel('step')
+    ax2.plot(*st.series('step', 'lr'), color='#55A868')
+    ax2.set_ylabel('LR')
+    ax2.ticklabel_format(axis='y', style='sci', scilimits=(0, 0))
+    ax3.plot(*st.series('step', 'grad_norm'), color='#8172B2')
+    ax3.set_ylabel('grad norm')
+    ax3.set_xlabel('step')
     fig.tight_layout()
     return fig
 
@@ -102,7 +117,8 @@ def in_notebook() -> bool:
 class Dashboard:
     "Live training dashboard: a listener for training events, with a Stop button."
     def __init__(self, title:str='training', interactive:bool|None=None, every:float=2.0):
-        self.state, self.stop_control, self.every, self._last = DashboardState(), StopControl(signals=False), every, 0.0
+        self.state, self.stop_control, self.every, self._last = (DashboardState(),
+                StopControl(signals=False), every, 0.0)
         self.interactive = (not os.environ.get('BACKPROP_NB_HEADLESS')) and in_notebook() if interactive is None else interactive
         self.title, self.result, self.error, self.thread, self.errors, self.handle, self.updates = title, None, None, None, [], None, 0
         if self.interactive: self._build()
@@ -112,10 +128,13 @@ class Dashboard:
         self.header = W.HTML(f'<h4 style="margin:2px">{self.title}</h4>')
         self.stats, self.alerts = W.HTML('waiting for the first step…'), W.HTML('')
         self.image = W.Image(format='png', layout=W.Layout(width='720px'))
-        self.stop_button = W.Button(description='Stop and save', button_style='danger', icon='stop', tooltip='Finish this step, save a checkpoint and stop (resume later).')
+        self.stop_button = W.Button(description='Stop and save', button_style='danger', icon='stop',
+                                    tooltip='Finish this step, save a checkpoint and stop (resume '
+                                    'later).')
         self.stop_button.on_click(lambda b: self.stop())
         self.out = W.Output(layout=W.Layout(max_height='160px', overflow='auto'))
-        self.widget = W.VBox([W.HBox([self.header, self.stop_button]), self.stats, self.image, self.alerts, self.out])
+        self.widget = W.VBox([W.HBox([self.header, self.stop_button]), self.stats, self.image,
+                              self.alerts, self.out])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -127,8 +146,11 @@ def __call__(self:Dashboard, ev:Event):
     "Listener: record the event and refresh the view (at most every `every` seconds, and at evals and run ends)."
     try:
         self.state(ev)
-        due = ev.kind in ('eval', 'run_end', 'merge', 'task_scores') or time.time() - self._last >= self.every
-        if ev.kind in ('step', 'eval', 'run_end', 'merge', 'task_scores', 'alert') and (due or ev.kind == 'alert'): self.refresh(plot=due and bool(self.state.of('step')))
+        due = (ev.kind in ('eval', 'run_end', 'merge', 'task_scores')
+               or time.time() - self._last >= self.every)
+        if ev.kind in ('step', 'eval', 'run_end', 'merge', 'task_scores',
+                       'alert') and (due or ev.kind == 'alert'):
+            self.refresh(plot=due and bool(self.state.of('step')))
     except Exception as e: self._show_error(e)
 
 def refresh(self:Dashboard, plot:bool=True):
@@ -140,7 +162,8 @@ def refresh(self:Dashboard, plot:bool=True):
         if plot: self.image.value = png
     elif plot and in_notebook():
         from IPython.display import display, Image
-        if self.handle is None: self.handle = display(Image(data=png, format='png'), display_id=True)
+        if self.handle is None:
+            self.handle = display(Image(data=png, format='png'), display_id=True)
         else: self.handle.update(Image(data=png, format='png'))
 
 def _show_error(self:Dashboard, e):
@@ -173,7 +196,8 @@ def run(self:Dashboard, fn, *args, **kw):
         target()
         if self.error is not None: raise self.error
         return self.result
-    self.thread = threading.Thread(target=target, daemon=True); self.thread.start()   # nothing returned: the dashboard is already on screen; `wait_async()` gives the result
+    # nothing returned: the dashboard is already on screen; `wait_async()` gives the result
+    self.thread = threading.Thread(target=target, daemon=True); self.thread.start()
 
 def _old_kernel() -> bool:
     "ipykernel < 7 queues widget messages behind a running cell; jupyter-ui-poll works around that there."
@@ -203,7 +227,9 @@ async def wait_async(self:Dashboard, poll:float=0.1):
             from jupyter_ui_poll import ui_events
             async with ui_events() as ui:
                 while self.thread.is_alive(): await ui(20); await asyncio.sleep(poll)
-        while self.thread.is_alive(): await asyncio.sleep(poll)    # ipykernel ≥ 7 dispatches comm messages while a cell awaits
+        while self.thread.is_alive():
+            # ipykernel ≥ 7 dispatches comm messages while a cell awaits
+            await asyncio.sleep(poll)
     return _result(self)
 
 @property

@@ -35,7 +35,8 @@ _LAYOUT = dict(width='460px')
 def make_widget(key:str, f, tp, value):
     "The input widget of one field, with its help as the tooltip."
     kind, md = widget_kind(f, tp), f.metadata
-    kw = dict(description=key.split('.', 1)[1], tooltip=md.get('help', ''), style=_STYLE, layout=W.Layout(**_LAYOUT))
+    kw = dict(description=key.split('.', 1)[1], tooltip=md.get('help', ''), style=_STYLE,
+              layout=W.Layout(**_LAYOUT))
     if kind == 'dropdown': return W.Dropdown(options=list(md['choices']), value=value, **kw)
     if kind == 'checkbox': return W.Checkbox(value=bool(value), indent=False, **kw)
     if kind == 'int': return W.IntText(value=value, **kw)
@@ -45,23 +46,29 @@ def make_widget(key:str, f, tp, value):
 # %% ../../nbs/20_ui_form.ipynb #d6ac54e3
 class ConfigForm:
     "A form for a Config: `form.value` is the Config, invalid fields say why next to themselves."
-    def __init__(self, cfg:Config|None=None, sections=('model', 'lora', 'data', 'train', 'continual', 'run'), on_change=None):
+    def __init__(self, cfg:Config|None=None,
+                 sections=('model', 'lora', 'data', 'train', 'continual', 'run'), on_change=None):
         cfg = cfg or make_config()
         self.sections, self.on_change = sections, on_change
         self.inputs, self.errors, self._types = {}, {}, {}
-        self.preset = W.Dropdown(options=list(PRESETS), value=cfg.train.preset, description='preset', tooltip=TrainConfig.__dataclass_fields__['preset'].metadata['help'], style=_STYLE)
+        self.preset = W.Dropdown(options=list(PRESETS), value=cfg.train.preset,
+                                 description='preset',
+                                 tooltip=TrainConfig.__dataclass_fields__['preset'].metadata['help'], style=_STYLE)
         boxes = []
         for sec in sections:
             rows = []
             for f, tp in SECTIONS[sec].knobs():
                 key = f'{sec}.{f.name}'
-                if key == 'train.preset': continue                     # the preset picker above is this field
+                if key == 'train.preset':
+                    continue                     # the preset picker above is this field
                 w, err = make_widget(key, f, tp, getattr(getattr(cfg, sec), f.name)), W.HTML('')
                 self.inputs[key], self.errors[key], self._types[key] = w, err, (f, tp)
                 rows.append(W.VBox([w, err]))
             boxes.append(W.VBox(rows))
         self.status = W.HTML('')
-        self.widget = W.VBox([W.HBox([self.preset, W.HTML('<span style="color:#666">fills rank, batch, accumulation and steps</span>')]),
+        self.widget = W.VBox([W.HBox([self.preset,
+                                      W.HTML('<span style="color:#666">fills rank, batch, '
+                                             'accumulation and steps</span>')]),
                               W.Accordion(children=boxes, titles=tuple(sections)), self.status])
         self._wire()
         self._update_status()
@@ -72,7 +79,8 @@ class ConfigForm:
 
 # %% ../../nbs/20_ui_form.ipynb #d5973534
 def _wire(self:ConfigForm):
-    for key, w in self.inputs.items(): w.observe(functools.partial(self._on_field, key), names='value')
+    for key, w in self.inputs.items():
+        w.observe(functools.partial(self._on_field, key), names='value')
     self.preset.observe(self._on_preset, names='value')
 
 def _parse(self:ConfigForm, key):
@@ -93,7 +101,9 @@ def _on_preset(self:ConfigForm, change):
 
 def _update_status(self:ConfigForm):
     bad = [k for k, e in self.errors.items() if e.value]
-    self.status.value = (f'<b style="color:#C44E52">{len(bad)} setting(s) to fix: {", ".join(bad)}</b>' if bad else '<span style="color:#55A868">✔ valid config</span>')
+    self.status.value = (f'<b style="color:#C44E52">{len(bad)} setting(s) to fix: '
+                         f'{", ".join(bad)}</b>' if bad
+                         else '<span style="color:#55A868">✔ valid config</span>')
 
 def raw(self:ConfigForm) -> dict:
     "Every setting as {'section.field': widget value} (unchecked), plus the preset."
@@ -106,5 +116,6 @@ def value(self:ConfigForm) -> Config:
     "The Config the form describes (ConfigError naming the first bad field if any)."
     return make_config(**self.raw())
 
-for f in (_wire, _parse, _on_field, _on_preset, _update_status, raw): setattr(ConfigForm, f.__name__, f)
+for f in (_wire, _parse, _on_field, _on_preset, _update_status, raw):
+    setattr(ConfigForm, f.__name__, f)
 ConfigForm.value = value
