@@ -62,7 +62,8 @@ def reference(work):
     return d
 
 
-@pytest.mark.parametrize('k', [6, 13, 27])      # just after a checkpoint, between two, near the end
+@pytest.mark.parametrize('k', [pytest.param(6, marks=pytest.mark.slow), 13,          # just after a checkpoint,
+                               pytest.param(27, marks=pytest.mark.slow)])          # between two, near the end
 def test_kill9_then_resume_is_exact(work, reference, k):
     d = work / f'killed-{k}'
     p = subprocess.Popen([*BIN, 'train', *args(work), '--run-dir', str(d)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
