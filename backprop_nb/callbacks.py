@@ -152,15 +152,16 @@ def plan_alerts(n_train:int, steps:int, effective_batch:int, schedule:list) -> l
                          values=dict(below_10pct_at=late[0], steps=len(schedule))))
     return out
 
-# %% ../nbs/03b_callbacks.ipynb #9c1743b6
+# %% ../nbs/03b_callbacks.ipynb #3fe68f20
 class Diagnostics(TrainerCallback):
     "Watch the run and publish Alerts; stop the run when the loss is NaN."
     def __init__(self, bus:Bus, n_train:int, effective_batch:int, schedule:list,
-                 spike_factor:float=3.0, window:int=20,
+                 spike_factor:float=3.0, window:int=20, spike_floor:float=0.1,
                  flat_evals:int=3, flat_tol:float=0.005, stats:StepStats|None=None,
                  ids:list|None=None, run_index:int=0):
         self.bus, self.n, self.eb, self.schedule, self.k, self.window = (bus, n_train,
                 effective_batch, schedule, spike_factor, window)
+        self.spike_floor = spike_floor   # a spike must also rise this much above the median (nats)
         self.flat_evals, self.flat_tol, self.stats, self.ids, self.ri = (flat_evals, flat_tol,
                 stats, ids or [], run_index)
         self.fired, self.spikes, self.losses, self.evals, self.first = (set(), 0,
@@ -181,7 +182,7 @@ class Diagnostics(TrainerCallback):
         if 'loss' in logs: self._check_step(step, logs, control, state)
         if 'eval_loss' in logs: self._check_eval(step, logs['eval_loss'])
 
-# %% ../nbs/03b_callbacks.ipynb #707610b0
+# %% ../nbs/03b_callbacks.ipynb #9b991355
 def _check_step(self:Diagnostics, step, logs, control, state):
     loss, g, lr = logs['loss'], logs.get('grad_norm'), logs.get('learning_rate')
     if not math.isfinite(loss):
@@ -210,7 +211,7 @@ def _check_step(self:Diagnostics, step, logs, control, state):
 def _check_spike(self:Diagnostics, step, loss):
     if len(self.losses) < 5 or self.spikes >= 20: return
     med = statistics.median(self.losses)
-    if med > 0 and loss > self.k * med:
+    if med > 0 and loss > self.k * med and loss - med > self.spike_floor:
         self.spikes += 1
         last = self.stats.last_step if self.stats is not None else {}
         worst = sorted(last.get('sample_loss', {}).items(), key=lambda kv: -kv[1])[:8]
@@ -275,9 +276,11 @@ for f in (_check_step, _check_spike, _check_lr, _check_flat_loss, _check_eval, s
           load_state_dict):
     setattr(Diagnostics, f.__name__, f)
 
-# %% ../nbs/03b_callbacks.ipynb #47ddbe01
+# %% ../nbs/03b_callbacks.ipynb #efda3c99
 class StopControl(TrainerCallback):
-    "Finish the step, save and stop, when asked by a STOP file, SIGUSR1, Ctrl-C or stop()."
+    "Finish the step, save and stop, when asked by a STOP file, SIGUSR1 / SIGTERM / SIGHUP, Ctrl-C or stop()."
+    # SIGTERM / SIGHUP: what Colab, Kaggle, schedulers and a closed terminal send before a kill
+    SIGNALS = (signal.SIGUSR1, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     def __init__(self, run_dir=None, signals:bool=True):
         self.run_dir, self.signals = Path(run_dir) if run_dir else None, signals
         self.flag, self.reason, self._old, self._sigints = threading.Event(), None, {}, 0
@@ -285,6 +288,10 @@ class StopControl(TrainerCallback):
     def stop(self, reason:str='stop() was called'):
         if not self.flag.is_set(): self.reason = reason
         self.flag.set()
+
+    def reset(self):
+        "Ready for another run: no stop asked, no run directory yet."
+        self.flag.clear(); self.reason, self._sigints, self.run_dir = None, 0, None
 
     @property
     def stop_file(self): return self.run_dir/'STOP' if self.run_dir else None
@@ -295,12 +302,15 @@ class StopControl(TrainerCallback):
             if self._sigints > 1: self.uninstall(); raise KeyboardInterrupt
             print('\nbackprop_nb: stopping after this step and saving a checkpoint (Ctrl-C again '
                   'to abort without saving)...', file=sys.stderr)
+        elif signum in (signal.SIGTERM, signal.SIGHUP) and not self.flag.is_set():
+            print(f'\nbackprop_nb: got {signal.Signals(signum).name}; saving a checkpoint after this '
+                  f'step and stopping...', file=sys.stderr)
         self.stop(f'signal {signal.Signals(signum).name}')
 
     def install(self):
         if not self.signals or threading.current_thread() is not threading.main_thread():
             return self
-        for s in (signal.SIGUSR1, signal.SIGINT): self._old[s] = signal.signal(s, self._on_signal)
+        for s in self.SIGNALS: self._old[s] = signal.signal(s, self._on_signal)
         return self
 
     def uninstall(self):
@@ -312,20 +322,27 @@ class StopControl(TrainerCallback):
             self.stop('STOP file'); self.stop_file.unlink(missing_ok=True)
         if self.flag.is_set(): control.should_save = True; control.should_training_stop = True
 
-# %% ../nbs/03b_callbacks.ipynb #0a39cca2
+# %% ../nbs/03b_callbacks.ipynb #482334ca
 class EarlyStopping(TrainerCallback):
     "Stop when the eval loss has not improved by `threshold` for `patience` evaluations."
-    def __init__(self, patience:int, threshold:float=0.0, bus:Bus|None=None, run_index:int=0):
+    def __init__(self, patience:int, threshold:float=0.0, bus:Bus|None=None, run_index:int=0,
+                 save_best:bool=False):
         self.patience, self.threshold, self.bus, self.ri = patience, threshold, bus, run_index
-        self.best, self.bad, self.stopped_at = float('inf'), 0, None
+        self.best, self.bad, self.stopped_at, self.best_step = float('inf'), 0, None, None
+        self.save_best = save_best   # checkpoint at every new best, so that the best can be shipped
 
-    def state_dict(self) -> dict: return dict(best=self.best, bad=self.bad)
-    def load_state_dict(self, d:dict): self.best, self.bad = d['best'], d['bad']
+    def state_dict(self) -> dict: return dict(best=self.best, bad=self.bad, best_step=self.best_step)
+    def load_state_dict(self, d:dict):
+        self.best, self.bad, self.best_step = d['best'], d['bad'], d.get('best_step')
 
     def on_log(self, args, state, control, logs=None, **kw):
         l = (logs or {}).get('eval_loss')
-        if l is None or self.patience <= 0: return
-        if l < self.best - self.threshold: self.best, self.bad = l, 0
+        if l is None: return
+        if self.save_best and l < self.best: control.should_save = True
+        if self.patience <= 0:
+            if l < self.best: self.best, self.best_step = l, state.global_step
+            return
+        if l < self.best - self.threshold: self.best, self.bad, self.best_step = l, 0, state.global_step
         else: self.bad += 1
         if self.bad >= self.patience:
             control.should_training_stop = True

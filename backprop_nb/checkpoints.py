@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['STATE_FILE', 'is_checkpoint', 'list_checkpoints', 'latest_checkpoint', 'checkpoint_state', 'AtomicCheckpoints',
-           'prune_checkpoints', 'trim_metrics_after']
+           'checkpoint_bytes', 'prune_checkpoints', 'best_checkpoint', 'trim_metrics_after']
 
-# %% ../nbs/03c_checkpoints.ipynb #0309e2d4
+# %% ../nbs/03c_checkpoints.ipynb #3cf987ae
 import json, math, os, re, shutil
 from pathlib import Path
-from .io import atomic_write_json, fsync_tree, fix_modes, truncate_jsonl
+from .io import atomic_write_json, fsync_tree, fix_modes, truncate_jsonl, check_free_space
 
 # %% ../nbs/03c_checkpoints.ipynb #44f6e421
 STATE_FILE = 'backprop_state.json'
@@ -34,45 +34,68 @@ def latest_checkpoint(root):
 
 def checkpoint_state(d) -> dict: return json.loads((Path(d)/STATE_FILE).read_text())
 
-# %% ../nbs/03c_checkpoints.ipynb #9a20a37b
+# %% ../nbs/03c_checkpoints.ipynb #2ac37df5
 class AtomicCheckpoints:
     "Trainer mixin: checkpoints are written to a staging folder, completed with our state, then renamed."
     extra_state = None      # callable () -> dict, set by the owner
     after_save = None       # callable (step, path) -> None
 
     def _save_checkpoint(self, model, trial):
-        step = self.state.global_step
+        step, main = self.state.global_step, self.args.should_save
         root = Path(self.args.output_dir); staging = root/'.staging'
-        shutil.rmtree(staging, ignore_errors=True)
+        if main:                   # rank 0 alone prepares staging; the others wait for it
+            check_free_space(root, checkpoint_bytes(root, model))
+            shutil.rmtree(staging, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
         orig = self.args.output_dir
         self.args.output_dir = str(staging)
         try: super()._save_checkpoint(model, trial)
+        except BaseException:      # a full disk mid-write: no half checkpoint is left behind
+            if main: shutil.rmtree(staging, ignore_errors=True)
+            raise
         finally: self.args.output_dir = orig
-        staged = staging/f'checkpoint-{step}'
-        if self.args.should_save:
-            atomic_write_json(staged/STATE_FILE,
-                              dict(step=step, **(self.extra_state() if self.extra_state else {})))
-            fsync_tree(staged); fix_modes(staged)
-            final = root/f'checkpoint-{step}'
-            if final.exists(): shutil.rmtree(final)
-            os.replace(staged, final)
-            shutil.rmtree(staging, ignore_errors=True)
-            if self.after_save: self.after_save(step, final)
+        self.accelerator.wait_for_everyone()   # every rank's RNG state is in staging
+        if main: self._complete(staging/f'checkpoint-{step}', root/f'checkpoint-{step}', step)
+        self.accelerator.wait_for_everyone()
 
-# %% ../nbs/03c_checkpoints.ipynb #fcdef3fa
-def prune_checkpoints(root, keep_best:int=2) -> list:
-    "Delete checkpoints that are neither the newest, among the best `keep_best` by eval loss, nor a run boundary."
+    def _complete(self, staged, final, step):
+        "Our state file, then one rename: the checkpoint appears whole or not at all."
+        atomic_write_json(staged/STATE_FILE,
+                          dict(step=step, **(self.extra_state() if self.extra_state else {})))
+        fsync_tree(staged); fix_modes(staged)
+        if final.exists(): shutil.rmtree(final)
+        os.replace(staged, final)
+        shutil.rmtree(staged.parent, ignore_errors=True)
+        if self.after_save: self.after_save(step, final)
+
+def checkpoint_bytes(root, model) -> int:
+    "Space the next checkpoint needs: the size of the newest one, else 4× the trainable weights (weights, 2 Adam moments, slack)."
+    last = latest_checkpoint(root)
+    if last is not None: return sum(p.stat().st_size for p in last.rglob('*') if p.is_file())
+    return 4 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad) + 2**20
+
+# %% ../nbs/03c_checkpoints.ipynb #8c3caf86
+def prune_checkpoints(root, keep:int=2) -> list:
+    "Delete checkpoints that are neither the newest, among the best `keep` by eval loss, nor a run boundary."
     cks = list_checkpoints(root)
     if len(cks) <= 1: return []
     states = {s: checkpoint_state(d) for s, d in cks}
     scored = sorted((st['eval_loss'], s) for s, st in states.items()
                     if isinstance(st.get('eval_loss'), (int, float))
                     and math.isfinite(st['eval_loss']))
-    keep = {cks[-1][0]} | {s for _, s in scored[:keep_best]} | {s for s, st in states.items()
+    kept = {cks[-1][0]} | {s for _, s in scored[:keep]} | {s for s, st in states.items()
             if st.get('boundary')}
-    gone = [d for s, d in cks if s not in keep]
+    gone = [d for s, d in cks if s not in kept]
     for d in gone: shutil.rmtree(d, ignore_errors=True)
     return gone
+
+# %% ../nbs/03c_checkpoints.ipynb #c63dada8
+def best_checkpoint(root):
+    "The complete checkpoint with the lowest finite eval loss, or None."
+    scored = [(st['eval_loss'], s, d) for s, d in list_checkpoints(root)
+              for st in [checkpoint_state(d)] if isinstance(st.get('eval_loss'), (int, float))
+              and math.isfinite(st['eval_loss'])]
+    return min(scored)[2] if scored else None
 
 # %% ../nbs/03c_checkpoints.ipynb #ccba7222
 def trim_metrics_after(run_dir, step:int) -> int:

@@ -7,7 +7,8 @@ __all__ = ['SCHEDULERS', 'CL_METHODS', 'GGUF_TYPES', 'MERGE_METHODS', 'SECTIONS'
            'check_value', 'Section', 'ModelConfig', 'LoRAConfig', 'DataConfig', 'TrainConfig', 'RunConfig',
            'ContinualConfig', 'EvalConfig', 'ExportConfig', 'ProgressiveConfig', 'Config', 'flat_to_nested',
            'check_fields', 'make_config', 'lr_for_dataset', 'resolve_lr', 'config_to_yaml', 'config_from_yaml',
-           'save_config', 'load_config', 'config_hash', 'set_field', 'load_mapping', 'expand_grid', 'SweepConfig']
+           'save_config', 'load_config', 'read_text_file', 'config_hash', 'set_field', 'load_mapping', 'expand_grid',
+           'SweepConfig']
 
 # %% ../nbs/00_config.ipynb #ef2b70cb
 import dataclasses, logging, difflib, hashlib, itertools, json, math, types, typing
@@ -249,7 +250,7 @@ class DataConfig(Section):
                            "Order of training samples: 'none' (shuffled), 'length' (short first), "
                            "or the name of a score column (low first).")
 
-# %% ../nbs/00_config.ipynb #8c95dece
+# %% ../nbs/00_config.ipynb #7dc7e4ad
 SCHEDULERS = ('cosine','linear','constant','constant_with_warmup','cosine_with_min_lr')
 
 @dataclass
@@ -290,9 +291,13 @@ class TrainConfig(Section):
                       "How batches are drawn each epoch: 'grouped' (shuffled, similar lengths "
                       "batched together: least padding), 'random', or 'sequential' (file order; a "
                       "curriculum implies it).", choices=('grouped','random','sequential'))
-    keep_best: int = knob(2,
-                          "Checkpoints kept by eval loss (plus the final one and run boundaries).",
-                          lo=1, hi=1000)
+    keep_checkpoints: int = knob(2,
+                                 "Checkpoints kept by eval loss (plus the newest one and run "
+                                 "boundaries).", lo=1, hi=1000, hashed=False)
+    keep_best: str = knob('auto',
+                          "Ship the checkpoint with the lowest eval loss instead of the last "
+                          "weights: 'auto' (on with early stopping), 'on' or 'off'.",
+                          choices=('auto', 'on', 'off'))
     grad_checkpointing: str = knob('auto',
                                    "Recompute activations in backward to save memory: 'auto' (on "
                                    "for GPUs with quantization, off on CPU where it only costs "
@@ -311,6 +316,9 @@ class TrainConfig(Section):
     spike_factor: float = knob(3.0,
                                "Flag a loss spike when the loss exceeds this many times the "
                                "rolling median.", lo=1)
+    spike_floor: float = knob(0.1,
+                              "...and rises at least this much above it (nats), so that noise at "
+                              "tiny losses is no spike.", lo=0, hashed=False)
 
     @property
     def effective_batch(self): return self.batch_size * self.grad_accum
@@ -335,7 +343,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #4572f86d
+# %% ../nbs/00_config.ipynb #b458b19b
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -376,6 +384,10 @@ class ContinualConfig(Section):
                                 choices=('recent','random','hard'))
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
     eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
+    on_diverge: str = knob('skip',
+                           "A task whose loss goes NaN is never merged: 'skip' restores the LoRA "
+                           "from before it and goes on, 'stop' ends the sequence there.",
+                           choices=('skip', 'stop'))
 
 # %% ../nbs/00_config.ipynb #ea71f860
 @dataclass
@@ -610,7 +622,7 @@ def resolve_lr(cfg:Config, n_rows:int) -> float:
     "The LR a run will use: the explicit one, else the dataset-size rule."
     return cfg.train.lr if cfg.train.lr is not None else lr_for_dataset(n_rows)
 
-# %% ../nbs/00_config.ipynb #8bb26cf9
+# %% ../nbs/00_config.ipynb #66adcf2c
 def _plain(v): return list(v) if isinstance(v, tuple) else v
 
 def config_to_yaml(cfg:Config) -> str:
@@ -638,7 +650,17 @@ def load_config(path) -> Config:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f'config file {p} does not exist; pass the path of a YAML file.')
-    return config_from_yaml(p.read_text(encoding='utf-8-sig'), source=str(p))
+    return config_from_yaml(read_text_file(p, 'config file'), source=str(p))
+
+def read_text_file(p:Path, what:str) -> str:
+    "A small text file users write (config, sweep spec, grid), with one sentence if it is not UTF-8."
+    data = p.read_bytes()
+    try: return data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = data.count(b'\n', 0, e.start) + 1
+        enc = 'UTF-16' if data[:2] in (b'\xff\xfe', b'\xfe\xff') else 'not UTF-8'
+        raise ConfigError(f'{what} {p} is {enc} text (byte 0x{data[e.start]:02x} on line {line}); '
+                          f're-save it as UTF-8.') from None
 
 # %% ../nbs/00_config.ipynb #1a5f70cd
 def config_hash(cfg:Config, n:int=12) -> str:
@@ -658,14 +680,14 @@ def set_field(cfg:Config, key:str, value) -> Config:
     setattr(new, sec, type(getattr(cfg, sec)).from_dict({name: value}, base=getattr(cfg, sec)))
     return new
 
-# %% ../nbs/00_config.ipynb #9941de9c
+# %% ../nbs/00_config.ipynb #6875556d
 def load_mapping(src, what:str, hint:str) -> dict:
     "A YAML file (or an already-loaded dict) that must be a mapping; `what` and `hint` word the error."
     if isinstance(src, (str, Path)):
         p = Path(src)
         if not p.is_file():
             raise ConfigError(f'{what} {p} does not exist; pass a YAML file {hint}.')
-        try: src = yaml.safe_load(p.read_text(encoding='utf-8-sig')) or {}
+        try: src = yaml.safe_load(read_text_file(p, what)) or {}
         except yaml.YAMLError as e:
             line = getattr(getattr(e, 'problem_mark', None), 'line', None)
             at = f' (line {line + 1})' if line is not None else ''

@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['atomic_write_text', 'atomic_write_json', 'atomic_dir', 'fix_modes', 'fsync_tree', 'file_lock', 'append_jsonl',
-           'read_records', 'truncate_jsonl', 'DiskSpaceError', 'check_free_space']
+           'read_records', 'truncate_jsonl', 'DiskSpaceError', 'check_free_space', 'TargetExistsError', 'check_target',
+           'InUseError', 'RunLock', 'os_error_message', 'error_log_path']
 
-# %% ../nbs/00a_io.ipynb #60fd97cc
-import contextlib, fcntl, json, math, os, shutil, tempfile, time
+# %% ../nbs/00a_io.ipynb #5f457dec
+import contextlib, errno, fcntl, json, math, os, shutil, tempfile, time
 from pathlib import Path
 
 # %% ../nbs/00a_io.ipynb #4ce2fd50
@@ -31,27 +32,38 @@ def atomic_write_text(path, text:str, encoding='utf-8'):
 def atomic_write_json(path, obj, **kw):
     return atomic_write_text(path, json.dumps(obj, indent=1, **kw) + '\n')
 
-# %% ../nbs/00a_io.ipynb #7cfdd425
+# %% ../nbs/00a_io.ipynb #154f4427
 @contextlib.contextmanager
-def atomic_dir(dest, overwrite:bool=True):
-    "Yield a temporary folder that replaces `dest` only if the block finishes."
+def atomic_dir(dest, overwrite:bool=True, keep_others:bool=False):
+    "Yield a temporary folder that replaces `dest` only if the block finishes (with `keep_others`, only the entries it wrote)."
     dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.', suffix='.tmp'))
     try:
         yield tmp
         fsync_tree(tmp)
         fix_modes(tmp)
-        if dest.exists():
-            if not overwrite:
-                raise FileExistsError(f'{dest} already exists; choose another path or remove it '
-                                      f'first.')
-            old = dest.with_name(f'.{dest.name}.old-{os.getpid()}-{time.time_ns()}')
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
+        if dest.exists() and not overwrite:
+            raise FileExistsError(f'{dest} already exists; choose another path or remove it '
+                                  f'first.')
+        if dest.is_dir() and keep_others: _replace_entries(tmp, dest)
+        elif dest.exists(): _swap(tmp, dest)
         else: os.replace(tmp, dest)
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
+def _swap(new, dest):
+    "Rename `new` onto `dest` (a folder), the old one set aside and then deleted."
+    old = dest.with_name(f'.{dest.name}.old-{os.getpid()}-{time.time_ns()}')
+    os.replace(dest, old)
+    os.replace(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+def _replace_entries(src, dest):
+    "Move each entry of `src` into `dest`, replacing only same-named entries; everything else in `dest` stays."
+    for p in src.iterdir():
+        target = dest/p.name
+        if target.is_dir() and not target.is_symlink(): _swap(p, target)
+        else: os.replace(p, target)
 
 def fix_modes(root):
     "mkdtemp/mkstemp create private (0700/0600) paths; give them the permissions of ordinary files."
@@ -131,3 +143,80 @@ def check_free_space(path, need_bytes:int, margin:float=1.1):
                              f'{free/2**30:.2f} GiB is free there; free some space or write '
                              f'elsewhere.')
     return free
+
+# %% ../nbs/00a_io.ipynb #aba95ac0
+class TargetExistsError(FileExistsError):
+    "A command would write into a folder that already holds files; the message says how to go on."
+
+def check_target(dest, overwrite:bool=False, what:str='output folder', flag:str='--overwrite'):
+    "Refuse a `dest` that is a file, or a folder with files in it, unless `overwrite`; returns it as a Path."
+    dest = Path(dest).expanduser()
+    if dest.exists() and not dest.is_dir():
+        raise TargetExistsError(f'{what} {dest} is a file, not a folder; choose a folder path.')
+    if dest.is_dir() and any(dest.iterdir()) and not overwrite:
+        names = sorted(p.name for p in dest.iterdir())
+        more = f' and {len(names) - 3} more' if len(names) > 3 else ''
+        raise TargetExistsError(f'{what} {dest} already holds files ({", ".join(names[:3])}'
+                                f'{more}); choose another folder or pass {flag} to replace what '
+                                f'this command writes there.')
+    return dest
+
+# %% ../nbs/00a_io.ipynb #bebe587d
+class InUseError(RuntimeError):
+    "Another process is writing this run directory."
+
+class RunLock:
+    "An exclusive, non-blocking lock on a run directory, held until `release()` (or the process ends)."
+    FILE = '.lock'
+    def __init__(self, run_dir): self.path, self.f = Path(run_dir)/self.FILE, None
+
+    def acquire(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, 'a+')
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0); owner = f.read().strip() or '?'; f.close()
+            raise InUseError(f'{self.path.parent} is in use by another run (process {owner}); wait '
+                             f'for it to end, or stop it with `touch {self.path.parent}/STOP`.')
+        f.seek(0); f.truncate(); f.write(str(os.getpid())); f.flush()
+        self.f = f
+        return self
+
+    def release(self):
+        if self.f is None: return
+        fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close(); self.f = None
+
+    @staticmethod
+    def held(run_dir) -> bool:
+        "Is some process holding the lock of `run_dir` right now?"
+        p = Path(run_dir)/RunLock.FILE
+        if not p.exists(): return False
+        with open(p) as f:
+            try: fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError: return True
+            fcntl.flock(f, fcntl.LOCK_UN); return False
+
+# %% ../nbs/00a_io.ipynb #d49f1ca6
+_OS_FIX = {errno.ENOSPC: 'the disk is full: free some space or write elsewhere',
+           errno.EDQUOT: 'the disk quota is used up: free some space or write elsewhere',
+           errno.ENOTDIR: 'a part of that path is a file, not a folder: choose another path',
+           errno.EISDIR: 'that path is a folder where a file was expected: choose a file path',
+           errno.EACCES: 'you have no permission there: choose a folder you can write to',
+           errno.EPERM: 'the operation is not permitted there: choose another folder',
+           errno.EROFS: 'that file system is read-only: write elsewhere',
+           errno.ENOENT: 'it does not exist: check the path',
+           errno.ENAMETOOLONG: 'the name is too long: use a shorter path',
+           errno.EMFILE: 'too many files are open: close other programs and retry'}
+
+def os_error_message(e:OSError) -> str|None:
+    "One sentence for an OS condition (full disk, not a folder, no permission, ...), or None if it is not one of them."
+    fix = _OS_FIX.get(getattr(e, 'errno', None))
+    if fix is None: return None
+    where = f' at {e.filename}' if getattr(e, 'filename', None) else ''
+    return f'{e.strerror or os.strerror(e.errno)}{where}; {fix}.'
+
+def error_log_path(prefix:str='backprop_nb-error-') -> Path:
+    "A new, unique file for a traceback in the temporary folder (never an existing file or a link)."
+    fd, p = tempfile.mkstemp(prefix=prefix, suffix='.log')
+    os.close(fd)
+    return Path(p)

@@ -6,13 +6,13 @@
 __all__ = ['unique_dir', 'new_run_dir', 'package_versions', 'env_info', 'RunWriter', 'load_events', 'read_status', 'ema',
            'loss_figure', 'save_loss_plot']
 
-# %% ../nbs/03a_rundir.ipynb #8a26e898
+# %% ../nbs/03a_rundir.ipynb #010813dd
 import json, math, os, platform, sys, time
 from datetime import datetime
 from pathlib import Path
 from .config import Config, RunConfig, ConfigError, config_to_yaml, config_hash, load_config
 from .events import Event, RunStart, Step, Eval, Checkpoint, Alert, RunEnd, EVENT_TYPES, event_from_dict
-from .io import append_jsonl, atomic_write_json, atomic_write_text, read_records
+from .io import append_jsonl, atomic_write_json, atomic_write_text, read_records, RunLock
 
 # %% ../nbs/03a_rundir.ipynb #78054a55
 def unique_dir(root, stem:str) -> Path:
@@ -59,7 +59,7 @@ def env_info(cfg:Config, model_info=None) -> dict:
         d['model'] = model_info if isinstance(model_info, dict) else dict(model_info.__dict__)
     return d
 
-# %% ../nbs/03a_rundir.ipynb #e5712ba8
+# %% ../nbs/03a_rundir.ipynb #672b019e
 class RunWriter:
     "Listener that writes the run directory."
     def __init__(self, run_dir, cfg:Config|None=None, model_info=None, plot_every:int=0,
@@ -84,20 +84,27 @@ class RunWriter:
             atomic_write_json(self.dir/'env.json', env_info(self.cfg, self.info or ev.model))
 
     def status(self, ev):
-        st = dict(status='running', step=getattr(ev, 'step', 0),
-                  updated=datetime.now().isoformat(timespec='seconds'))
+        st = dict(status='running', step=getattr(ev, 'step', 0), pid=os.getpid(),
+                  host=platform.node(), updated=datetime.now().isoformat(timespec='seconds'))
         if ev.kind == 'run_end': st.update(status=ev.status, message=ev.message, seconds=ev.seconds)
         atomic_write_json(self.dir/'status.json', st)
 
-# %% ../nbs/03a_rundir.ipynb #bcc4f12a
+# %% ../nbs/03a_rundir.ipynb #a8096108
 def load_events(run_dir) -> list:
     "Every event recorded in a run directory."
     return [event_from_dict(d) for d in read_records(Path(run_dir)/'metrics.jsonl')
             if d.get('kind') in EVENT_TYPES]
 
 def read_status(run_dir) -> dict:
+    "status.json; a run that says `running` while no process holds its lock is reported as `died` (its owner was killed)."
     p = Path(run_dir)/'status.json'
-    return json.loads(p.read_text()) if p.exists() else {}
+    try: st = json.loads(p.read_text()) if p.exists() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError): st = {}
+    if st.get('status') == 'running' and st.get('host') == platform.node() and not RunLock.held(run_dir):
+        st.update(status='died', message=f'the process that ran it (pid {st.get("pid", "?")}) ended '
+                  f'without saying so (killed, or out of memory) after step {st.get("step", 0)}; '
+                  f'continue it with `backprop-nb resume {run_dir}`')
+    return st
 
 # %% ../nbs/03a_rundir.ipynb #7b1c29b4
 def ema(xs, alpha:float=0.2) -> list:
