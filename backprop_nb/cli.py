@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['KNOB_SECTIONS', 'COMMANDS', 'DATA_CHECK_KNOBS', 'add_config_flags', 'given', 'config_from_args', 'user_errors',
-           'run_safely', 'parser', 'main', 'command', 'cmd_train', 'cmd_resume', 'cmd_check_data', 'cmd_continual',
-           'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_preflight', 'cmd_cost', 'cmd_sweep', 'cmd_run_notebook',
-           'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
+           'run_safely', 'parser', 'main', 'command', 'cmd_train', 'cmd_resume', 'cmd_status', 'cmd_check_data',
+           'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_preflight', 'cmd_cost', 'cmd_sweep',
+           'cmd_run_notebook', 'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
 
 # %% ../nbs/40_cli.ipynb #5ca87385
 import argparse, os, sys, time, traceback
@@ -54,15 +54,25 @@ def config_from_args(ns:argparse.Namespace, config_path=None):
     if base and 'train.preset' in flat: base['train'].pop('preset', None)
     return make_config(base, **flat)
 
-# %% ../nbs/40_cli.ipynb #57ec3aba
+# %% ../nbs/40_cli.ipynb #c6155515
 def user_errors() -> tuple:
     from backprop_nb.data import DataError
     from backprop_nb.models import ModelError
-    from backprop_nb.io import DiskSpaceError
-    return (ConfigError, DataError, ModelError, DiskSpaceError)
+    from backprop_nb.io import DiskSpaceError, InUseError, TargetExistsError
+    return (ConfigError, DataError, ModelError, DiskSpaceError, InUseError, TargetExistsError)
+
+def _os_condition(e:BaseException) -> str|None:
+    "One sentence if `e`, or an error it came from, is an OS condition (full disk, not a folder, no permission)."
+    from backprop_nb.io import os_error_message
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and (msg := os_error_message(e)): return msg
+        e = e.__cause__ or e.__context__
+    return None
 
 def run_safely(fn, *args, **kw) -> int:
-    "Run a command; turn user errors into one sentence (exit 2) and bugs into one line plus a saved traceback (exit 1)."
+    "Run a command; turn user errors and OS conditions into one sentence (exit 2), bugs into one line plus a saved traceback (exit 1)."
     try:
         fn(*args, **kw); return 0
     except user_errors() as e:
@@ -71,7 +81,10 @@ def run_safely(fn, *args, **kw) -> int:
         print('aborted.', file=sys.stderr); return 130
     except Exception as e:
         if os.environ.get('BACKPROP_NB_DEBUG'): raise
-        log = Path(os.environ.get('TMPDIR', '/tmp'))/f'backprop_nb-error-{int(time.time())}.log'
+        if msg := _os_condition(e):
+            print(f'error: {msg}', file=sys.stderr); return 2
+        from backprop_nb.io import error_log_path
+        log = error_log_path()
         log.write_text(traceback.format_exc())
         print(f'error: unexpected {type(e).__name__}: '
               f'{str(e).splitlines()[0][:200] if str(e) else ""} — this is a bug; the traceback '
@@ -130,7 +143,7 @@ def _arg(*names, **kw): return (names, kw)
 def _finished(r):
     print(f'\n{r.status}: {r.step} steps, final loss {r.final_loss:.4f}, run directory {r.run_dir}')
 
-# %% ../nbs/40_cli.ipynb #ac582c7e
+# %% ../nbs/40_cli.ipynb #f466e6bf
 @command('train', all_knobs=True,
          args=[_arg('config', nargs='?', default=None,
                     help='YAML config file (flags override it)')])
@@ -142,12 +155,25 @@ def cmd_train(a):
     _finished(r)
     if r.status == 'failed': raise SystemExit(1)
 
-@command('resume', args=[_arg('run_dir', help='the run directory to continue')])
+@command('resume', args=[_arg('run_dir', help='the run directory to continue'),
+                         _arg('--force', action='store_true',
+                              help='resume even though config.yaml or the data changed')])
 def cmd_resume(a):
     "Continue a stopped or crashed run from its newest checkpoint."
     from backprop_nb.train import resume
     from backprop_nb.callbacks import console_listener
-    _finished(resume(a.run_dir, listeners=[console_listener]))
+    _finished(resume(a.run_dir, listeners=[console_listener], force=a.force))
+
+@command('status', args=[_arg('run_dir', help='a run directory')])
+def cmd_status(a):
+    "Say how a run stands: running, finished, stopped, failed, or died (its process was killed)."
+    from backprop_nb.rundir import read_status
+    if not (Path(a.run_dir)/'config.yaml').exists():
+        raise ConfigError(f'{a.run_dir} is not a run directory (no config.yaml); pass the folder '
+                          f'that `train` created.')
+    st = read_status(a.run_dir)
+    print(f"{st.get('status', 'unknown')}: step {st.get('step', 0)}"
+          + (f" — {st['message']}" if st.get('message') else ''))
 
 # %% ../nbs/40_cli.ipynb #a4971fbe
 DATA_CHECK_KNOBS = {'model.name': 'model', 'data.max_length': 'max-length', 'data.format': 'format',
@@ -203,14 +229,19 @@ def cmd_eval(a):
     print(c.text())
     print(f'\nreport: {Path(a.run_dir)/"eval_report.md"} and eval_report.json')
 
-# %% ../nbs/40_cli.ipynb #81c243a8
+# %% ../nbs/40_cli.ipynb #65bfde60
+_OVERWRITE = _arg('--overwrite', action='store_true',
+                  help='write into a folder that already holds files (only what this command writes '
+                  'is replaced)')
+
 @command('export', {'export.format': 'format', 'export.dtype': 'dtype', 'export.quant': 'quant'},
-         args=[_arg('run_dir'), _arg('--out', default=None, help='default: RUN_DIR/export/FORMAT')])
+         args=[_arg('run_dir'), _arg('--out', default=None, help='default: RUN_DIR/export/FORMAT'),
+               _OVERWRITE])
 def cmd_export(a):
     "Export a run: the PEFT adapter, a merged 16-bit model, or a GGUF file — each with a model card."
     from backprop_nb.export import export_run
     x = config_from_args(a).export
-    d = export_run(a.run_dir, x.format, a.out, x.dtype, x.quant)
+    d = export_run(a.run_dir, x.format, a.out, x.dtype, x.quant, overwrite=a.overwrite)
     print(f'exported {x.format} to {d}: ' + ', '.join(sorted(p.name for p in d.iterdir()
             if not p.name.startswith('.'))))
 
@@ -219,19 +250,22 @@ def cmd_export(a):
     _arg('--weights', default=None, help='comma-separated, one per adapter (default: equal)'),
     _arg('--base', default=None,
          help='base model (default: the one recorded in the first adapter)'),
-    _arg('--out', required=True)])
+    _arg('--out', required=True), _OVERWRITE])
 def cmd_merge_adapters(a):
     "Merge two or more adapters (linear, TIES, DARE) into one, saved in the PEFT layout."
     from backprop_nb.export import merge_adapters, save_peft_adapter, base_of, adapter_of
+    from backprop_nb.io import check_target
     from transformers import AutoModelForCausalLM
     from backprop_nb.models import resolve_source
     x = config_from_args(a).export
+    check_target(a.out, a.overwrite)
     dirs = [adapter_of(p) for p in a.adapters]
     base = resolve_source(a.base).path if a.base else base_of(dirs[0])
     w = [float(v) for v in a.weights.split(',')] if a.weights else None
     pm = merge_adapters(AutoModelForCausalLM.from_pretrained(base), dirs, w, x.merge_method,
                         x.density)
-    print(f'merged {len(dirs)} adapters ({x.merge_method}) into {save_peft_adapter(pm, a.out)}')
+    print(f'merged {len(dirs)} adapters ({x.merge_method}) into '
+          f'{save_peft_adapter(pm, a.out, overwrite=a.overwrite)}')
 
 # %% ../nbs/40_cli.ipynb #b4901d90
 @command('preflight', args=[_arg('config', help='YAML config file')])
@@ -259,17 +293,17 @@ def cmd_cost(a):
     print(cost_table(estimate_cost(cfg, arch, float(L.mean()), len(samples), a.run_dir,
                                    load_prices(a.prices))))
 
-# %% ../nbs/40_cli.ipynb #f04bc1b0
+# %% ../nbs/40_cli.ipynb #ea2f46a1
 @command('sweep',
          {'sweep.trials': None, 'sweep.seed': None, 'sweep.cut_at': None, 'run.dir': 'root'},
-         args=[_arg('spec', help='YAML with base: and grid: or random:')])
+         args=[_arg('spec', help='YAML with base: and grid: or random:'), _OVERWRITE])
 def cmd_sweep(a):
     "Grid or random sweep over config fields with the base model loaded once; writes a results table and loss curves."
     from backprop_nb.sweep import sweep
     from backprop_nb.config import load_mapping
     spec = load_mapping(a.spec, 'sweep spec', 'with base: and grid: or random: sections')
     spec = {**spec, **{k.split('.')[1]: v for k, v in given(a, 'sweep').items()}}
-    r = sweep(spec, root=given(a).get('run.dir'))
+    r = sweep(spec, root=given(a).get('run.dir'), overwrite=a.overwrite)
     print(r.table())
     print(f'\nbest: trial {r.best()["trial"]}; results in {r.root} (results.csv, results.md, '
           f'loss_curves.png)')

@@ -6,16 +6,16 @@
 __all__ = ['Task', 'load_tasks', 'replay_samples', 'cl_metrics', 'ContinualResult', 'task_lr', 'reset_lora', 'score',
            'ContinualState', 'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #d171aba4
-import dataclasses, json, math, random, time, typing
+# %% ../nbs/06_continual.ipynb #61f1f62a
+import dataclasses, json, math, os, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
 from pathlib import Path
 import torch
 from .config import Config, ConfigError, make_config, resolve_lr, config_to_yaml
 from .data import Sample, load_samples, resolve_data_path, heldout_prompts, bundled_names, DataError
-from .events import Bus, Merge, TaskScores, RunEnd
-from .io import atomic_write_json, atomic_write_text
+from .events import Alert, Bus, Merge, TaskScores, RunEnd
+from .io import atomic_dir, atomic_write_json, atomic_write_text, RunLock
 from .rundir import new_run_dir, RunWriter, load_events, save_loss_plot
 from .slao import SLAO, get_state, set_state, lora_layers, save_slao, load_slao
 from .slao import save_lora_state, load_lora_state
@@ -175,7 +175,7 @@ def _prepare_next(method, i, model, merger, last, seed):
     if method == 'sequential': set_state(model, last); return {}
     torch.manual_seed(seed + i); reset_lora(model); return {}
 
-# %% ../nbs/06_continual.ipynb #c88fc14f
+# %% ../nbs/06_continual.ipynb #789f07aa
 @dataclass
 class ContinualState:
     "What a continual run carries from task to task, saved after each task and loaded on resume."
@@ -188,32 +188,38 @@ class ContinualState:
     # sample id -> loss in its run (hard-example replay)
     hard_losses: dict = field(default_factory=dict)
     task_dirs: list = field(default_factory=list)    # run directories of the finished tasks
+    diverged: list = field(default_factory=list)     # tasks (1-based) whose loss went NaN: not merged
 
     _FILE: typing.ClassVar[str] = 'continual_state.json'
     _FIELDS: typing.ClassVar[tuple] = ('done', 'matrix', 'base', 'merges', 'hard_losses',
-                                       'task_dirs')
+                                       'task_dirs', 'diverged')
 
     @classmethod
     def exists(cls, root) -> bool: return (Path(root)/cls._FILE).exists()
 
-# %% ../nbs/06_continual.ipynb #300d81be
+# %% ../nbs/06_continual.ipynb #a843eca3
 @patch
 def save(self:ContinualState, root):
-    "The LoRA state first, then the JSON that points past it: a crash in between resumes the task again."
-    if self.merger is not None: save_slao(self.merger, Path(root)/'slao')
-    elif self.last is not None: save_lora_state(self.last, Path(root)/'last_lora.safetensors')
-    atomic_write_json(Path(root)/self._FILE, {k: getattr(self, k) for k in self._FIELDS})
+    "The LoRA state into a new state-NN/ folder, then the JSON that names it, then the old folder goes."
+    root = Path(root); d = root/f'state-{self.done:02d}'
+    with atomic_dir(d) as tmp:
+        if self.merger is not None: save_slao(self.merger, tmp/'slao')
+        elif self.last is not None: save_lora_state(self.last, tmp/'last_lora.safetensors')
+    atomic_write_json(root/self._FILE,
+                      {**{k: getattr(self, k) for k in self._FIELDS}, 'state_dir': d.name})
+    for old in root.glob('state-*'):
+        if old.name != d.name and old.is_dir(): shutil.rmtree(old, ignore_errors=True)
 
 @patch(cls_method=True)
 def load(cls:ContinualState, root, cfg:Config):
     "The state a continual run saved in `root` (its merger rebuilt with the config's layer scales)."
-    st = cls(**{k: v for k, v in json.loads((Path(root)/cls._FILE).read_text()).items()
-                if k in cls._FIELDS})
-    cc = cfg.continual
+    saved = json.loads((Path(root)/cls._FILE).read_text())
+    st = cls(**{k: v for k, v in saved.items() if k in cls._FIELDS})
+    d, cc = Path(root)/saved.get('state_dir', ''), cfg.continual
     if cc.method.startswith('slao'):
-        st.merger = load_slao(Path(root)/'slao', layer_scales=cc.layer_scales or None)
-    elif (Path(root)/'last_lora.safetensors').exists():
-        st.last = load_lora_state(Path(root)/'last_lora.safetensors')
+        st.merger = load_slao(d/'slao', layer_scales=cc.layer_scales or None)
+    elif (d/'last_lora.safetensors').exists():
+        st.last = load_lora_state(d/'last_lora.safetensors')
     return st
 
 # %% ../nbs/06_continual.ipynb #ed5f4b6d
@@ -242,7 +248,7 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks) -> ContinualState:
     if st.merger is not None: st.merger.load_merged(model)
     return st
 
-# %% ../nbs/06_continual.ipynb #9b4f413b
+# %% ../nbs/06_continual.ipynb #62f61bcc
 def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
                 progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
@@ -260,10 +266,12 @@ def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
                  eval_samples=task.eval_samples or None,
                  run_dir=run_dir, run_index=i-1, task=task.name, progress=progress)
 
-def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, r, root):
+def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, r, root,
+                merge:bool=True):
     "Merge (or keep the LoRA), score every task, save the state — then tell the listeners."
     st.task_dirs.append(str(r.run_dir)); st.hard_losses.update(r.sample_losses)
-    if st.merger is not None:
+    if not merge: pass                                           # a diverged task: nothing kept
+    elif st.merger is not None:
         ms = st.merger.after_task(model); st.merger.load_merged(model)
         st.merges.append(ms); bus.publish(Merge(run_index=i-1, stats=ms))
     else: st.last = get_state(model)
@@ -272,7 +280,20 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
     st.save(root)                                                # saved before anyone is told
     bus.publish(TaskScores(run_index=i-1, scores={t.name: s for t, s in zip(tasks, scores)}))
 
-# %% ../nbs/06_continual.ipynb #2eaeff53
+# %% ../nbs/06_continual.ipynb #7bea66b3
+def _diverged(cfg:Config, i:int, task, model, before:dict, bus, r) -> bool:
+    "Throw away a diverged task's LoRA (restore `before`) and report it; True if the sequence goes on."
+    set_state(model, before)
+    go_on = cfg.continual.on_diverge == 'skip'
+    then = 'went on with the next task' if go_on else 'stopped the sequence there'
+    nan = [e.step for e in r.alerts() if e.code == 'loss_nan']
+    why = f'its loss became NaN at step {nan[0]}' if nan else 'its run failed'
+    bus.publish(Alert(code='task_diverged', severity='error', run_index=i-1, step=r.step,
+                      message=f'Task {i} ({task.name}) diverged ({why}); its weights were '
+                      f'not merged: the LoRA from before it was restored and the run {then}.',
+                      fix='Lower train.lr (or continual.lr_decay), or check that task\'s data.'))
+    return go_on
+
 def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, resume:bool=False,
               progress:bool=True, stop=None) -> ContinualResult:
     "Train one LoRA over a task sequence with SLAO (or a baseline); score every task after every task."
@@ -281,19 +302,30 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
     tasks = load_tasks(cfg)
     model, tok, info = model_with_lora(cfg, model, tokenizer)
     root = _root(cfg, root, resume)
-    bus = Bus(list(listeners) + [RunWriter(root, track_status=False)])
-    st, runs = _start(cfg, root, resume, model, tok, tasks), []
-    for i in range(st.done + 1, len(tasks) + 1):
-        r = _train_task(cfg, i, tasks, st, model, tok, bus, root, stop, progress)
-        # Stop: keep what is done; a resume retrains this task
-        if r.status == 'stopped':
-            if st.merger is not None and st.merger.merged is not None: st.merger.load_merged(model)
-            break
-        runs.append(r)
-        _after_task(cfg, i, tasks, st, model, tok, bus, r, root)
-    return _finish(cfg, root, tasks, st, runs, model, tok, t0)
+    lock = RunLock(root).acquire()           # one writer: a second continual on it is refused
+    try:
+        bus = Bus(list(listeners) + [RunWriter(root, track_status=False)])
+        st, runs = _start(cfg, root, resume, model, tok, tasks), []
+        for i in range(st.done + 1, len(tasks) + 1):
+            before = get_state(model)
+            r = _train_task(cfg, i, tasks, st, model, tok, bus, root, stop, progress)
+            # Stop: keep what is done; a resume retrains this task
+            if r.status == 'stopped':
+                if st.merger is not None and st.merger.merged is not None:
+                    st.merger.load_merged(model)
+                break
+            runs.append(r)
+            if r.status == 'failed':
+                st.diverged.append(i)
+                # 'stop' saves nothing for this task: a resume trains it again
+                if not _diverged(cfg, i, tasks[i-1], model, before, bus, r): break
+                _after_task(cfg, i, tasks, st, model, tok, bus, r, root, merge=False)
+                continue
+            _after_task(cfg, i, tasks, st, model, tok, bus, r, root)
+        return _finish(cfg, root, tasks, st, runs, model, tok, t0)
+    finally: lock.release()
 
-# %% ../nbs/06_continual.ipynb #7343cddf
+# %% ../nbs/06_continual.ipynb #c20b32c2
 def _aside_incomplete(root, task_dirs):
     "A task interrupted mid-run is retrained from its start; its folder is kept aside, not deleted."
     for d in sorted(Path(root).glob('[0-9][0-9]-*')):
@@ -313,7 +345,7 @@ def _finish(cfg, root, tasks, st:ContinualState, runs, model, tok, t0):
                           round(time.time() - t0, 1), adapter, size, merges, runs, model, tok)
     atomic_write_json(Path(root)/'continual.json',
                       dict(method=res.method, tasks=names, matrix=matrix, base=base, metrics=mets,
-                           seconds=res.seconds,
+                           seconds=res.seconds, diverged=st.diverged,
                                                          adapter_bytes=size,
                                                          merges=[{k: v for k, v in m.items()
                                                                  if k != 'layer_lam'}

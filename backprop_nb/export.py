@@ -7,16 +7,16 @@ __all__ = ['PEFT_COMBINATIONS', 'base_of', 'adapter_of', 'merge_and_save', 'logi
            'gguf_tensor_name', 'export_gguf', 'gguf_summary', 'load_gguf', 'model_card', 'write_model_card',
            'export_run']
 
-# %% ../nbs/07_export.ipynb #fd3af07b
+# %% ../nbs/07_export.ipynb #f14be9c3
 import functools, json, math, shutil, time
 from pathlib import Path
 import numpy as np
 import torch
 from .config import ConfigError, ExportConfig, GGUF_TYPES, MERGE_METHODS, load_config
-from .io import atomic_dir, atomic_write_text, check_free_space
+from .io import atomic_dir, atomic_write_text, check_free_space, check_target
 from .models import resolve_source, load_tokenizer, quiet
 
-# %% ../nbs/07_export.ipynb #1269c712
+# %% ../nbs/07_export.ipynb #c2e18106
 def base_of(run_or_adapter) -> str:
     "The base model folder (or hub id) behind a run directory or an adapter folder."
     p = Path(run_or_adapter)
@@ -29,8 +29,12 @@ def base_of(run_or_adapter) -> str:
     return json.loads(cfg.read_text())['base_model_name_or_path']
 
 def adapter_of(run_or_adapter) -> Path:
+    "The adapter folder of a run directory (its adapter/), or the adapter folder itself."
     p = Path(run_or_adapter)
-    return p/'adapter' if (p/'adapter'/'adapter_config.json').exists() else p
+    for d in (p/'adapter', p):
+        if (d/'adapter_config.json').exists(): return d
+    raise ConfigError(f'{p} holds no adapter (no adapter_config.json in it or in {p.name}/adapter); '
+                      f'pass a finished run directory or an adapter folder.')
 
 def _n_params(model_dir) -> int:
     from transformers import AutoConfig
@@ -41,12 +45,14 @@ def _n_params(model_dir) -> int:
     return c.num_hidden_layers * per + c.vocab_size * c.hidden_size * (1 if c.tie_word_embeddings
             else 2)
 
-# %% ../nbs/07_export.ipynb #7c9b291b
+# %% ../nbs/07_export.ipynb #b9fe3e83
 _BYTES = {'float32': 4, 'bfloat16': 2, 'float16': 2}
 
-def merge_and_save(run_or_adapter, dest, dtype:str='float16', base:str|None=None) -> Path:
-    "Fold the adapter into its base and save a plain transformers model (safetensors) at `dest`."
+def merge_and_save(run_or_adapter, dest, dtype:str='float16', base:str|None=None,
+                   overwrite:bool=False) -> Path:
+    "Fold the adapter into its base and save a plain transformers model (safetensors) at `dest` (a folder that holds other files only with `overwrite`)."
     quiet()
+    check_target(dest, overwrite)
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
     if dtype not in _BYTES:
@@ -55,7 +61,7 @@ def merge_and_save(run_or_adapter, dest, dtype:str='float16', base:str|None=None
     check_free_space(Path(dest).parent, _n_params(base) * _BYTES[dtype])
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     merged = PeftModel.from_pretrained(model, str(adapter_of(run_or_adapter))).merge_and_unload()
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest, keep_others=True) as tmp:
         merged.to(getattr(torch, dtype)).save_pretrained(tmp, safe_serialization=True)
         load_tokenizer(base).save_pretrained(tmp)
     return Path(dest)
@@ -65,7 +71,7 @@ def logits_of(model, input_ids) -> torch.Tensor:
     model.eval()
     return model(input_ids=input_ids).logits.float()
 
-# %% ../nbs/07_export.ipynb #81d9d122
+# %% ../nbs/07_export.ipynb #d9c72085
 PEFT_COMBINATIONS = {'linear': 'cat', 'ties': 'ties_svd', 'dare': 'dare_linear_svd',
                      'dare_ties': 'dare_ties_svd'}
 assert tuple(PEFT_COMBINATIONS) == MERGE_METHODS
@@ -95,9 +101,10 @@ def merge_adapters(base_model, adapter_dirs:list, weights=None, method:str='line
     for n in names: pm.delete_adapter(n)
     return pm
 
-def save_peft_adapter(pm, dest, name:str='merged') -> Path:
-    "Save one named adapter in the PEFT layout directly in `dest` (not in a sub-folder)."
-    with atomic_dir(dest) as tmp:
+def save_peft_adapter(pm, dest, name:str='merged', overwrite:bool=False) -> Path:
+    "Save one named adapter in the PEFT layout directly in `dest` (not in a sub-folder; a folder with other files only with `overwrite`)."
+    check_target(dest, overwrite)
+    with atomic_dir(dest, keep_others=True) as tmp:
         pm.save_pretrained(tmp, selected_adapters=[name], safe_serialization=True)
         sub = tmp/name
         if sub.is_dir():
@@ -270,23 +277,25 @@ def write_model_card(run_dir, dest) -> Path:
     if (Path(run_dir)/'loss.png').exists(): shutil.copy(Path(run_dir)/'loss.png', dest/'loss.png')
     return atomic_write_text(dest/'README.md', model_card(run_dir))
 
-# %% ../nbs/07_export.ipynb #0317f88e
+# %% ../nbs/07_export.ipynb #b0a441fe
 def export_run(run_dir, fmt:str|None=None, dest=None, dtype:str|None=None,
-               qtype:str|None=None) -> Path:
+               qtype:str|None=None, overwrite:bool=False) -> Path:
     "Export a run: 'adapter' (PEFT layout), 'merged' (16-bit transformers model) or 'gguf'; always with a model card."
     given = dict(format=fmt, dtype=dtype, quant=qtype)
     # the knobs' defaults and checks
     x = ExportConfig(**{k: v for k, v in given.items() if v is not None})
     run_dir, fmt, dtype, qtype = Path(run_dir), x.format, x.dtype, x.quant
-    dest = Path(dest) if dest else run_dir/'export'/fmt
-    if fmt == 'adapter':
-        with atomic_dir(dest) as tmp:
+    # the default folder inside the run is ours: a new export replaces the last one
+    dest = check_target(dest, overwrite) if dest else run_dir/'export'/fmt
+    adapter_of(run_dir)     # a clear error before anything is written
+    with atomic_dir(dest, keep_others=True) as tmp:     # all or nothing; the user's files stay
+        if fmt == 'adapter':
             for f in ('adapter_config.json', 'adapter_model.safetensors'):
                 shutil.copy(adapter_of(run_dir)/f, tmp/f)
-    elif fmt == 'merged': merge_and_save(run_dir, dest, dtype)
-    else:
-        merged = merge_and_save(run_dir, dest/'.merged-f32', 'float32')
-        export_gguf(merged, dest/f'{run_dir.name}-{qtype}.gguf', qtype)
-        shutil.rmtree(merged)
-    write_model_card(run_dir, dest)
+        elif fmt == 'merged': merge_and_save(run_dir, tmp, dtype, overwrite=True)
+        else:
+            merged = merge_and_save(run_dir, tmp/'.merged-f32', 'float32')
+            export_gguf(merged, tmp/f'{run_dir.name}-{qtype}.gguf', qtype)
+            shutil.rmtree(merged)
+        write_model_card(run_dir, tmp)
     return dest

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['EMBEDDED', 'EMBEDDED_NAME', 'TARGET_PRESETS', 'TINY_CHATML', 'ModelError', 'quiet', 'cache_root', 'embedded_gguf',
            'gguf_to_hf', 'embedded_model_dir', 'Source', 'resolve_source', 'pick_device', 'cpu_matmul_rates',
-           'pick_dtype', 'unsloth_available', 'pick_backend', 'ModelInfo', 'load_tokenizer', 'load_model',
-           'linear_names', 'resolve_targets', 'tiny_tokenizer', 'tiny_model', 'peft_lora_config', 'add_lora',
-           'n_trainable', 'lora_param_count']
+           'pick_dtype', 'unsloth_available', 'pick_backend', 'ModelInfo', 'load_tokenizer', 'loads_so_far',
+           'load_model', 'linear_names', 'resolve_targets', 'tiny_tokenizer', 'tiny_model', 'peft_lora_config',
+           'add_lora', 'n_trainable', 'lora_param_count']
 
 # %% ../nbs/01_models.ipynb #de00ed34
 import contextlib, functools, hashlib, importlib.util, json, logging, os, socket, time, warnings
@@ -222,7 +222,7 @@ def load_tokenizer(path:str):
     tok.padding_side = 'right'
     return tok
 
-# %% ../nbs/01_models.ipynb #84365ef6
+# %% ../nbs/01_models.ipynb #09e4ce49
 def _load_transformers(src:Source, mcfg:ModelConfig, device, dtype):
     from transformers import AutoModelForCausalLM
     q = _bnb_config(mcfg, dtype)
@@ -244,9 +244,16 @@ def _load_unsloth(src:Source, mcfg:ModelConfig, device, dtype, max_length:int=20
                                                  load_in_8bit=mcfg.quantization == '8bit')
     return model
 
+_LOADS = [0]    # base models loaded by this process (a sweep reports how many it needed)
+
+def loads_so_far() -> int:
+    "How many base models `load_model` has loaded in this process."
+    return _LOADS[0]
+
 def load_model(mcfg:ModelConfig=None, max_length:int=2048):
     "Load the base model and tokenizer; returns (model, tokenizer, ModelInfo)."
     quiet()
+    _LOADS[0] += 1
     mcfg = mcfg or ModelConfig()
     src = resolve_source(mcfg.name, mcfg.cache_dir)
     device = pick_device(mcfg.device); dtype = pick_dtype(device, mcfg.dtype)
