@@ -6,7 +6,7 @@
 __all__ = ['QUANT_BYTES', 'OPT_BYTES', 'CPU_RUNTIME', 'GPUS', 'Arch', 'arch_of', 'layer_activation_bytes', 'MemoryEstimate',
            'fmt_bytes', 'estimate_memory', 'fitting_gpus', 'ram_bytes', 'verdict', 'recommend_batch', 'PeakRSS', 'fits',
            'calibrate_batch', 'Preflight', 'config_problems', 'preflight', 'tokenizer_only', 'load_prices',
-           'measured_tokens_per_s', 'estimate_cost', 'cost_table']
+           'measured_tokens_per_s', 'run_device', 'estimate_cost', 'cost_table']
 
 # %% ../nbs/08_plan.ipynb #dcf32a46
 import ctypes, json, math, os, threading, time
@@ -406,7 +406,7 @@ def _check_lengths(cfg, ld, arch, probs, warns, summary):
                      f'positions; lower it.')
     return ml
 
-# %% ../nbs/08_plan.ipynb #8f0af069
+# %% ../nbs/08_plan.ipynb #eaf89de1
 def load_prices(path=None) -> dict:
     from backprop_nb.data import ASSETS
     p = Path(path) if path else ASSETS/'prices.json'
@@ -418,29 +418,47 @@ def measured_tokens_per_s(run_dir) -> float|None:
     tps = [e.tokens_per_s for e in load_events(run_dir) if e.kind == 'step'][1:]
     return sum(tps) / len(tps) if tps else None
 
+def run_device(run_dir) -> str:
+    "The GPU a run trained on (its name, as CUDA reports it), or 'CPU', from the run's env.json."
+    p = Path(run_dir)/'env.json'
+    env = json.loads(p.read_text()) if p.exists() else {}
+    return env.get('gpu') or (env.get('model') or {}).get('device', 'cpu').upper()
+
+def _same_gpu(priced:str, device:str) -> bool:
+    "Is the priced GPU ('T4', 'A100 80GB') the device a run reported ('Tesla T4', 'NVIDIA A100-SXM4-80GB')?"
+    words = lambda s: set(s.upper().replace('-', ' ').replace('GB', ' ').split())
+    return words(priced) <= words(device)
+
 def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|None=None,
                   run_dir=None, prices=None, mfu:float=0.35) -> list:
-    "Rows (provider, gpu, fits, tokens/s, hours, cost) for the whole run on each priced GPU."
+    "Rows (provider, gpu, fits, tokens/s, hours, cost, measured) for the whole run on each priced GPU, plus this machine when a run measured it."
     from backprop_nb.train import total_steps
     prices = prices or load_prices()
     steps = cfg.train.max_steps or total_steps(cfg, n_samples or 1000)
     tokens = steps * cfg.train.effective_batch * tokens_per_sample
     measured = measured_tokens_per_s(run_dir) if run_dir else None
+    device = run_device(run_dir) if measured else ''
     est = estimate_memory(cfg, arch, int(tokens_per_sample), device='cuda')
     rows = []
     for r in prices['gpus']:
-        tps = (measured if measured and r.get('gpu') == prices.get('measured_on')
-               else r['tflops'] * 1e12 * mfu / (4 * arch.n_params()))
+        mine = bool(measured) and (_same_gpu(r['gpu'], device) or r.get('gpu') == prices.get('measured_on'))
+        tps = measured if mine else r['tflops'] * 1e12 * mfu / (4 * arch.n_params())
         hours = tokens / tps / 3600
         rows.append(dict(provider=r['provider'], gpu=r['gpu'],
                          fits=est.total <= 0.95 * r['memory_gb'] * 2**30, tokens_per_s=round(tps),
                          tokens=int(tokens), hours=hours, cost=hours * r['usd_per_hour'],
-                         usd_per_hour=r['usd_per_hour']))
-    return sorted(rows, key=lambda r: (not r['fits'], r['cost'], r['hours']))
+                         usd_per_hour=r['usd_per_hour'], measured=mine))
+    if measured and not any(r['measured'] for r in rows):
+        hours = tokens / measured / 3600
+        rows.append(dict(provider='this machine (measured)', gpu=device, fits=True,
+                         tokens_per_s=round(measured), tokens=int(tokens), hours=hours, cost=None,
+                         usd_per_hour=None, measured=True))
+    return sorted(rows, key=lambda r: (not r['fits'], r['cost'] or 0, r['hours']))
 
 def _duration(h:float) -> str:
     return f'{h:.2f} h' if h >= 1 else f'{h * 60:.1f} min' if h * 60 >= 0.1 else f'{h * 3600:.0f} s'
-def _usd(c:float, per_hour:float) -> str:
+def _usd(c:float|None, per_hour:float|None) -> str:
+    if per_hour is None: return '—'      # this machine: no price known
     return 'free' if per_hour == 0 else f'${c:,.2f}' if c >= 0.01 else '< $0.01'
 
 def cost_table(rows) -> str:
@@ -448,6 +466,7 @@ def cost_table(rows) -> str:
     head = f'{rows[0]["tokens"]:,} training tokens\n\n' if rows else ''
     out = ['| provider | GPU | fits | tokens/s | time | cost (USD) |', '|---|---|---|---|---|---|']
     return head + '\n'.join(out + [f'| {r["provider"]} | {r["gpu"]} | '
-                                   f'{"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,} | '
+                                   f'{"yes" if r["fits"] else "no"} | {r["tokens_per_s"]:,}'
+                                   f'{" (measured)" if r.get("measured") else ""} | '
                                    f'{_duration(r["hours"])} | '
                                    f'{_usd(r["cost"], r["usd_per_hour"])} |' for r in rows])

@@ -262,7 +262,7 @@ def block_inputs(cfg:ProgressiveConfig, blocks:torch.Tensor, idx:torch.Tensor, s
                         for k, i in enumerate(idx)]
     return tuple(torch.cat(x) for x in zip(*outs)) + (t_idx,)
 
-# %% ../nbs/10_progressive.ipynb #6bf88979
+# %% ../nbs/10_progressive.ipynb #eb79e4c2
 class ActivationCache:
     "The new stack's input for every block, computed once (memory or disk shards)."
     def __init__(self, mode:str='memory', folder=None, shard:int=256):
@@ -286,9 +286,14 @@ class ActivationCache:
         self.seconds = time.time() - t0
         return self
 
+    def _load_shard(self, k:int) -> torch.Tensor:
+        "One disk shard, tensors only: a tampered file cannot run code when it is read."
+        return torch.load(self.folder/f'shard-{k}.pt', weights_only=True)
+
     def get(self, idx:torch.Tensor) -> torch.Tensor:
         if self.mode == 'memory': return self.data[idx]
-        return torch.stack([torch.load(self.folder/f'shard-{int(i) // self.shard}.pt')[int(i) % self.shard] for i in idx])
+        shards = {k: self._load_shard(k) for k in {int(i) // self.shard for i in idx}}
+        return torch.stack([shards[int(i) // self.shard][int(i) % self.shard] for i in idx])
 
 def below(b:StackBuilder, inp, t_idx=None) -> torch.Tensor:
     "Hidden states entering the newest stack: embeddings, then the trunk stacks under it."

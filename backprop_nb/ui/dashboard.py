@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['DashboardState', 'stats_html', 'alerts_html', 'dashboard_figure', 'figure_png', 'in_notebook', 'Dashboard', 'refresh',
-           'stop', 'run', 'wait', 'wait_async', 'done']
+           'stop', 'run', 'wait', 'wait_async', 'done', 'save_static']
 
-# %% ../../nbs/21_ui_dashboard.ipynb #f1ce58dd
+# %% ../../nbs/21_ui_dashboard.ipynb #100c11ec
 import io, math, os, sys, threading, time, traceback
 from ..events import Event
 from ..callbacks import StopControl
+from ..io import InUseError
 from ..rundir import ema
 
 # %% ../../nbs/21_ui_dashboard.ipynb #77bf6b56
@@ -107,7 +108,7 @@ def dashboard_figure(st:DashboardState):
 def figure_png(fig) -> bytes:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=90); return buf.getvalue()
 
-# %% ../../nbs/21_ui_dashboard.ipynb #3b132e75
+# %% ../../nbs/21_ui_dashboard.ipynb #145ebeb4
 def in_notebook() -> bool:
     try:
         from IPython import get_ipython
@@ -117,8 +118,10 @@ def in_notebook() -> bool:
 class Dashboard:
     "Live training dashboard: a listener for training events, with a Stop button."
     def __init__(self, title:str='training', interactive:bool|None=None, every:float=2.0):
+        # signals are installed only where the run is in the main thread (headless): Ctrl-C / kernel
+        # interrupt then saves and stops; in the background thread, wait() handles the interrupt
         self.state, self.stop_control, self.every, self._last = (DashboardState(),
-                StopControl(signals=False), every, 0.0)
+                StopControl(signals=True), every, 0.0)
         self.interactive = (not os.environ.get('BACKPROP_NB_HEADLESS')) and in_notebook() if interactive is None else interactive
         self.title, self.result, self.error, self.thread, self.errors, self.handle, self.updates = title, None, None, None, [], None, 0
         if self.interactive: self._build()
@@ -141,7 +144,7 @@ class Dashboard:
         if self.interactive: display(self.widget)
         else: display({'text/plain': f'Dashboard({self.title!r}, headless)'}, raw=True)
 
-# %% ../../nbs/21_ui_dashboard.ipynb #96a98d01
+# %% ../../nbs/21_ui_dashboard.ipynb #c798f1f7
 def __call__(self:Dashboard, ev:Event):
     "Listener: record the event and refresh the view (at most every `every` seconds, and at evals and run ends)."
     try:
@@ -172,32 +175,57 @@ def _show_error(self:Dashboard, e):
     if self.interactive: self.out.append_stderr(msg)
     else: print(f'dashboard error (training goes on): {msg}', file=sys.stderr)
 
-def stop(self:Dashboard):
-    "Ask the run to finish its step, save and stop."
-    self.stop_control.stop('the Stop button')
+def stop(self:Dashboard, reason:str='the Stop button'):
+    "Ask the run to finish its step, save and stop (asking twice changes nothing)."
+    self.stop_control.stop(reason)
     if self.interactive: self.stop_button.description, self.stop_button.disabled = 'stopping…', True
 
 for f in (__call__, refresh, _show_error, stop): setattr(Dashboard, f.__name__, f)
 
-# %% ../../nbs/21_ui_dashboard.ipynb #7b1b6ee7
+# %% ../../nbs/21_ui_dashboard.ipynb #90e91f98
+_ALIVE = []     # the dashboards whose training thread is running in this kernel
+
+def _check_idle(title:str):
+    for d in [d for d in _ALIVE if not d.done]:
+        step = d.state.of('step')[-1].step if d.state.of('step') else 0
+        raise InUseError(f'a training started from the dashboard {d.title!r} is still running (step '
+                         f'{step}); press its Stop button (or call dash.stop()) and wait for it to end '
+                         f'before starting {title!r}.')
+    _ALIVE[:] = []
+
+def _reset(self:Dashboard):
+    "Ready for a new run: no stop asked, no events, no result, the button enabled."
+    self.stop_control.reset()
+    self.state, self.result, self.error, self.errors, self.handle = DashboardState(), None, None, [], None
+    if self.interactive:
+        self.stop_button.description, self.stop_button.disabled = 'Stop and save', False
+        self.stats.value, self.alerts.value = 'waiting for the first step…', ''
+
+# %% ../../nbs/21_ui_dashboard.ipynb #4c74529d
 def run(self:Dashboard, fn, *args, **kw):
     "Call `fn(*args, listeners=[…, self], stop=…, **kw)`: in a background thread when interactive (then `await wait_async()` for the result), else here (returns it)."
     import inspect
+    _check_idle(self.title)
+    _reset(self)
     kw['listeners'] = list(kw.get('listeners', ())) + [self]
     accepts = inspect.signature(fn).parameters
     if 'stop' in accepts: kw.setdefault('stop', self.stop_control)
     if 'progress' in accepts: kw.setdefault('progress', False)
+    self._finished = threading.Event()
     def target():
         try: self.result = fn(*args, **kw)
         except BaseException as e: self.error = e; self._show_error(e)
         finally:
             if self.interactive: self.stop_button.disabled = True
+            self._finished.set()
     if not self.interactive:
+        self.thread = None
         target()
         if self.error is not None: raise self.error
         return self.result
     # nothing returned: the dashboard is already on screen; `wait_async()` gives the result
     self.thread = threading.Thread(target=target, daemon=True); self.thread.start()
+    _ALIVE.append(self)
 
 def _old_kernel() -> bool:
     "ipykernel < 7 queues widget messages behind a running cell; jupyter-ui-poll works around that there."
@@ -207,33 +235,60 @@ def _old_kernel() -> bool:
 
 def _result(self:Dashboard):
     if self.error is not None: raise self.error
+    self.save_static()
     return self.result
+
+def _interrupted(self:Dashboard):
+    "The kernel was interrupted while waiting: the training thread stops after its step and saves."
+    print('interrupted: stopping after this step and saving a checkpoint...', file=sys.stderr)
+    self.stop('the kernel interrupt')
+    while not self.done:
+        try: time.sleep(0.05)
+        except KeyboardInterrupt: pass      # a second interrupt: still let it save
 
 def wait(self:Dashboard, poll:float=0.1):
     "Block until the run ends and return its result (widget events are handled meanwhile on ipykernel < 7 only: prefer `await dash.wait_async()`)."
     if self.thread is not None:
-        if _old_kernel():
-            from jupyter_ui_poll import ui_events
-            with ui_events() as ui:
-                while self.thread.is_alive(): ui(20); time.sleep(poll)
-        self.thread.join()
+        try:
+            if _old_kernel():
+                from jupyter_ui_poll import ui_events
+                with ui_events() as ui:
+                    while not self.done: ui(20); time.sleep(poll)
+            # sleep, not join: a join cut by KeyboardInterrupt can leave the thread looking ended
+            while not self.done: time.sleep(poll)
+        except KeyboardInterrupt: _interrupted(self)
     return _result(self)
 
 async def wait_async(self:Dashboard, poll:float=0.1):
     "`result = await dash.wait_async()`: wait for the run while the kernel goes on handling widget events, so Stop works during Run All."
     import asyncio
     if self.thread is not None:
-        if _old_kernel():
-            from jupyter_ui_poll import ui_events
-            async with ui_events() as ui:
-                while self.thread.is_alive(): await ui(20); await asyncio.sleep(poll)
-        while self.thread.is_alive():
-            # ipykernel ≥ 7 dispatches comm messages while a cell awaits
-            await asyncio.sleep(poll)
+        try:
+            if _old_kernel():
+                from jupyter_ui_poll import ui_events
+                async with ui_events() as ui:
+                    while not self.done: await ui(20); await asyncio.sleep(poll)
+            while not self.done:
+                # ipykernel ≥ 7 dispatches comm messages while a cell awaits
+                await asyncio.sleep(poll)
+        except (KeyboardInterrupt, asyncio.CancelledError): _interrupted(self)
     return _result(self)
 
 @property
-def done(self:Dashboard) -> bool: return self.thread is None or not self.thread.is_alive()
+def done(self:Dashboard) -> bool: return self.thread is None or self._finished.is_set()
 
-for f in (run, wait, wait_async): setattr(Dashboard, f.__name__, f)
+# %% ../../nbs/21_ui_dashboard.ipynb #81468162
+def save_static(self:Dashboard):
+    "The final figure as a static PNG: in the cell output (when interactive; headless already shows one) and as dashboard.png in the run directory."
+    if not self.state.of('step'): return None
+    png = figure_png(dashboard_figure(self.state))
+    if self.interactive and in_notebook():
+        from IPython.display import display, Image
+        display(Image(data=png, format='png'))
+    rd = getattr(self.result, 'run_dir', None) or getattr(self.result, 'root', None)
+    if rd is None or not Path(rd).is_dir(): return None
+    (Path(rd)/'dashboard.png').write_bytes(png)
+    return Path(rd)/'dashboard.png'
+
+for f in (run, wait, wait_async, stop, save_static): setattr(Dashboard, f.__name__, f)
 Dashboard.done = done
