@@ -6,8 +6,9 @@
 __all__ = ['DashboardState', 'stats_html', 'alerts_html', 'dashboard_figure', 'figure_png', 'in_notebook', 'Dashboard', 'refresh',
            'stop', 'run', 'wait', 'wait_async', 'done', 'save_static']
 
-# %% ../../nbs/21_ui_dashboard.ipynb #100c11ec
+# %% ../../nbs/21_ui_dashboard.ipynb #1a0d39e7
 import io, math, os, sys, threading, time, traceback
+from pathlib import Path
 from ..events import Event
 from ..callbacks import StopControl
 from ..io import InUseError
