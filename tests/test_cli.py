@@ -21,7 +21,7 @@ def one_sentence_error(r, *needles):
 
 
 @pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
-                                 'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid'])
+                                 'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid', 'status'])
 def test_help(cmd):
     r = cli(cmd, '--help')
     assert r.returncode == 0 and 'usage: backprop-nb' in r.stdout
