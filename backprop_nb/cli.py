@@ -198,19 +198,21 @@ def cmd_check_data(a):
         print(f'report and histogram written to {out}')
     if rep.problems and d.on_bad_rows == 'stop': raise SystemExit(2)
 
-# %% ../nbs/40_cli.ipynb #d8b54f0f
+# %% ../nbs/40_cli.ipynb #7c79b12d
 @command('continual', all_knobs=True, args=[
     _arg('config', nargs='?', default=None,
          help='YAML config file with a continual: section (flags override it)'),
     _arg('--resume', default=None, metavar='RUN_DIR',
-         help='continue an interrupted continual run')])
+         help='continue an interrupted continual run'),
+    _arg('--force', action='store_true',
+         help='with --resume: go on even though config.yaml or the tasks\' data changed')])
 def cmd_continual(a):
     "Train one LoRA over a sequence of tasks (SLAO by default) and report the accuracy matrix."
     from backprop_nb.continual import continual, matrix_markdown
     from backprop_nb.callbacks import console_listener
     if a.resume:
         r = continual(load_config(Path(a.resume)/'config.yaml'), [console_listener], root=a.resume,
-                      resume=True)
+                      resume=True, force=a.force)
     else: r = continual(config_from_args(a, a.config), listeners=[console_listener])
     print('\n' + matrix_markdown(r.tasks, r.matrix, r.base))
     m = r.metrics

@@ -4,22 +4,22 @@
 
 # %% auto #0
 __all__ = ['Task', 'load_tasks', 'replay_samples', 'cl_metrics', 'ContinualResult', 'task_lr', 'reset_lora', 'score',
-           'ContinualState', 'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
+           'ContinualState', 'tasks_fingerprint', 'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #61f1f62a
-import dataclasses, json, math, os, random, shutil, time, typing
+# %% ../nbs/06_continual.ipynb #45b84bea
+import dataclasses, hashlib, json, math, os, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
 from pathlib import Path
 import torch
-from .config import Config, ConfigError, make_config, resolve_lr, config_to_yaml
+from .config import Config, ConfigError, make_config, resolve_lr, config_to_yaml, config_hash
 from .data import Sample, load_samples, resolve_data_path, heldout_prompts, bundled_names, DataError
 from .events import Alert, Bus, Merge, TaskScores, RunEnd
 from .io import atomic_dir, atomic_write_json, atomic_write_text, RunLock
 from .rundir import new_run_dir, RunWriter, load_events, save_loss_plot
 from .slao import SLAO, get_state, set_state, lora_layers, save_slao, load_slao
 from .slao import save_lora_state, load_lora_state
-from .train import train, model_with_lora, save_adapter
+from .train import train, model_with_lora, save_adapter, check_resume_config
 from .prepare import split_eval
 from .evaluate import eval_prompts, eval_loss
 
@@ -175,7 +175,7 @@ def _prepare_next(method, i, model, merger, last, seed):
     if method == 'sequential': set_state(model, last); return {}
     torch.manual_seed(seed + i); reset_lora(model); return {}
 
-# %% ../nbs/06_continual.ipynb #789f07aa
+# %% ../nbs/06_continual.ipynb #f245a1fa
 @dataclass
 class ContinualState:
     "What a continual run carries from task to task, saved after each task and loaded on resume."
@@ -189,10 +189,15 @@ class ContinualState:
     hard_losses: dict = field(default_factory=dict)
     task_dirs: list = field(default_factory=list)    # run directories of the finished tasks
     diverged: list = field(default_factory=list)     # tasks (1-based) whose loss went NaN: not merged
+    # what a resume must find unchanged (unless forced): the config and the tasks' data
+    config: dict = field(default_factory=dict)
+    config_hash: str = ''
+    data_fingerprint: str = ''
 
     _FILE: typing.ClassVar[str] = 'continual_state.json'
     _FIELDS: typing.ClassVar[tuple] = ('done', 'matrix', 'base', 'merges', 'hard_losses',
-                                       'task_dirs', 'diverged')
+                                       'task_dirs', 'diverged', 'config', 'config_hash',
+                                       'data_fingerprint')
 
     @classmethod
     def exists(cls, root) -> bool: return (Path(root)/cls._FILE).exists()
@@ -222,7 +227,7 @@ def load(cls:ContinualState, root, cfg:Config):
         st.last = load_lora_state(d/'last_lora.safetensors')
     return st
 
-# %% ../nbs/06_continual.ipynb #ed5f4b6d
+# %% ../nbs/06_continual.ipynb #32d337be
 def _root(cfg:Config, root, resume:bool) -> Path:
     "The continual run's folder: the one to resume, or a new one holding config.yaml."
     root = Path(root) if root else (Path(cfg.run.dir) if cfg.run.dir else None)
@@ -238,12 +243,33 @@ def _root(cfg:Config, root, resume:bool) -> Path:
     atomic_write_text(root/'config.yaml', config_to_yaml(cfg))
     return root
 
-def _start(cfg:Config, root, resume:bool, model, tok, tasks) -> ContinualState:
+def tasks_fingerprint(tasks:list) -> str:
+    "A short hash of every task's name and samples: a continual resume compares it with the saved one."
+    h = hashlib.sha256()
+    for t in tasks:
+        h.update(f'task {t.name}\n'.encode())
+        for s in t.samples:
+            h.update(json.dumps([s.id, s.messages, s.text], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+def _check_resume(root, cfg:Config, tasks:list, st:ContinualState, force:bool):
+    "The config and the tasks' data must be what the saved state was trained with (unless `force`)."
+    if st.config_hash:
+        check_resume_config(root, cfg, {'config_hash': st.config_hash, 'config': st.config}, force)
+    now = tasks_fingerprint(tasks)
+    if st.data_fingerprint and st.data_fingerprint != now and not force:
+        raise ConfigError(f'the tasks\' data of {root} changed since its state was saved; put it '
+                          f'back, or resume with --force to go on with the new data.')
+    st.config, st.config_hash, st.data_fingerprint = cfg.to_dict(), config_hash(cfg), now
+
+def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -> ContinualState:
     "A resumed state (merged LoRA loaded, an interrupted task's folder set aside) or a new one with base scores."
     if not resume:
         with model.disable_adapter(): base = _score_all(model, tok, tasks, len(tasks), cfg)
-        return ContinualState(merger=_merger(cfg), base=base)
+        return ContinualState(merger=_merger(cfg), base=base, config=cfg.to_dict(),
+                              config_hash=config_hash(cfg), data_fingerprint=tasks_fingerprint(tasks))
     st = ContinualState.load(root, cfg)
+    _check_resume(root, cfg, tasks, st, force)
     _aside_incomplete(root, st.task_dirs)
     if st.merger is not None: st.merger.load_merged(model)
     return st
@@ -280,7 +306,7 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
     st.save(root)                                                # saved before anyone is told
     bus.publish(TaskScores(run_index=i-1, scores={t.name: s for t, s in zip(tasks, scores)}))
 
-# %% ../nbs/06_continual.ipynb #7bea66b3
+# %% ../nbs/06_continual.ipynb #1ef1a33c
 def _diverged(cfg:Config, i:int, task, model, before:dict, bus, r) -> bool:
     "Throw away a diverged task's LoRA (restore `before`) and report it; True if the sequence goes on."
     set_state(model, before)
@@ -295,7 +321,7 @@ def _diverged(cfg:Config, i:int, task, model, before:dict, bus, r) -> bool:
     return go_on
 
 def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, resume:bool=False,
-              progress:bool=True, stop=None) -> ContinualResult:
+              progress:bool=True, stop=None, force:bool=False) -> ContinualResult:
     "Train one LoRA over a task sequence with SLAO (or a baseline); score every task after every task."
     t0 = time.time()
     # data first: fails before anything is written
@@ -305,7 +331,7 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
     lock = RunLock(root).acquire()           # one writer: a second continual on it is refused
     try:
         bus = Bus(list(listeners) + [RunWriter(root, track_status=False)])
-        st, runs = _start(cfg, root, resume, model, tok, tasks), []
+        st, runs = _start(cfg, root, resume, model, tok, tasks, force), []
         for i in range(st.done + 1, len(tasks) + 1):
             before = get_state(model)
             r = _train_task(cfg, i, tasks, st, model, tok, bus, root, stop, progress)

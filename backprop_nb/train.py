@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['STRUCTURAL', 'GroupedSampler', 'grad_checkpointing', 'keep_best', 'total_steps', 'lr_scheduler', 'sft_args',
            'model_with_lora', 'RunResult', 'save_adapter', 'write_run_report', 'Run', 'train', 'config_changes',
-           'resume']
+           'check_resume_config', 'resume']
 
 # %% ../nbs/03d_train.ipynb #34db2739
 import math, os, shutil, time
@@ -492,7 +492,7 @@ def _execute(run:Run) -> RunResult:
         finally: run.stop.uninstall()
     finally: run.release()
 
-# %% ../nbs/03d_train.ipynb #8401444c
+# %% ../nbs/03d_train.ipynb #2afa3d8c
 STRUCTURAL = ('model.name', 'lora.r', 'lora.targets')   # a checkpoint's tensors cannot follow these
 
 def config_changes(saved:dict, cfg:Config) -> list:
@@ -508,7 +508,7 @@ def config_changes(saved:dict, cfg:Config) -> list:
                 out.append((f'{sec}.{f.name}', a, b))
     return out
 
-def _check_resume_config(run_dir, cfg:Config, st:dict, force:bool) -> list:
+def check_resume_config(run_dir, cfg:Config, st:dict, force:bool) -> list:
     "Stop with one sentence if config.yaml changed since the checkpoint (unless forced; never for shapes); returns the changes."
     if st.get('config_hash', config_hash(cfg)) == config_hash(cfg): return []
     ch = config_changes(st['config'], cfg) if 'config' in st else []
@@ -535,7 +535,7 @@ def resume(run_dir, listeners=(), model=None, tokenizer=None, samples=None, eval
     if ck is None:
         raise ConfigError(f'{run_dir} has no complete checkpoint to resume from; start a new run '
                           f'with `backprop-nb train`.')
-    ch = _check_resume_config(run_dir, cfg, checkpoint_state(ck), force)
+    ch = check_resume_config(run_dir, cfg, checkpoint_state(ck), force)
     run = Run(cfg, listeners, model, tokenizer, samples, eval_samples, run_dir, ck, stop, 0, '',
               progress, force)
     if ch:
