@@ -74,28 +74,29 @@ def checkpoint_bytes(root, model) -> int:
     if last is not None: return sum(p.stat().st_size for p in last.rglob('*') if p.is_file())
     return 4 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad) + 2**20
 
-# %% ../nbs/03c_checkpoints.ipynb #8c3caf86
+# %% ../nbs/03c_checkpoints.ipynb #1082965b
+def _by_eval_loss(root) -> list:
+    "[(eval loss, step, folder)] of the complete checkpoints with a finite eval loss, best first."
+    return sorted((st['eval_loss'], s, d) for s, d in list_checkpoints(root)
+                  for st in [checkpoint_state(d)] if isinstance(st.get('eval_loss'), (int, float))
+                  and math.isfinite(st['eval_loss']))
+
 def prune_checkpoints(root, keep:int=2) -> list:
     "Delete checkpoints that are neither the newest, among the best `keep` by eval loss, nor a run boundary."
     cks = list_checkpoints(root)
     if len(cks) <= 1: return []
     states = {s: checkpoint_state(d) for s, d in cks}
-    scored = sorted((st['eval_loss'], s) for s, st in states.items()
-                    if isinstance(st.get('eval_loss'), (int, float))
-                    and math.isfinite(st['eval_loss']))
-    kept = {cks[-1][0]} | {s for _, s in scored[:keep]} | {s for s, st in states.items()
-            if st.get('boundary')}
+    kept = {cks[-1][0]} | {s for _, s, _ in _by_eval_loss(root)[:keep]} | {
+            s for s, st in states.items() if st.get('boundary')}
     gone = [d for s, d in cks if s not in kept]
     for d in gone: shutil.rmtree(d, ignore_errors=True)
     return gone
 
-# %% ../nbs/03c_checkpoints.ipynb #c63dada8
+# %% ../nbs/03c_checkpoints.ipynb #dd7fcaac
 def best_checkpoint(root):
     "The complete checkpoint with the lowest finite eval loss, or None."
-    scored = [(st['eval_loss'], s, d) for s, d in list_checkpoints(root)
-              for st in [checkpoint_state(d)] if isinstance(st.get('eval_loss'), (int, float))
-              and math.isfinite(st['eval_loss'])]
-    return min(scored)[2] if scored else None
+    scored = _by_eval_loss(root)
+    return scored[0][2] if scored else None
 
 # %% ../nbs/03c_checkpoints.ipynb #ccba7222
 def trim_metrics_after(run_dir, step:int) -> int:

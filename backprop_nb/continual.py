@@ -6,8 +6,8 @@
 __all__ = ['Task', 'load_tasks', 'replay_samples', 'cl_metrics', 'ContinualResult', 'task_lr', 'reset_lora', 'score',
            'ContinualState', 'tasks_fingerprint', 'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #45b84bea
-import dataclasses, hashlib, json, math, os, random, shutil, time, typing
+# %% ../nbs/06_continual.ipynb #b71ed614
+import dataclasses, hashlib, json, math, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
 from pathlib import Path

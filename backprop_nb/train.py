@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['STRUCTURAL', 'GroupedSampler', 'grad_checkpointing', 'keep_best', 'total_steps', 'lr_scheduler', 'sft_args',
            'model_with_lora', 'RunResult', 'save_adapter', 'write_run_report', 'Run', 'train', 'config_changes',
-           'check_resume_config', 'resume']
+           'describe_changes', 'check_resume_config', 'resume']
 
 # %% ../nbs/03d_train.ipynb #34db2739
 import math, os, shutil, time
@@ -492,7 +492,7 @@ def _execute(run:Run) -> RunResult:
         finally: run.stop.uninstall()
     finally: run.release()
 
-# %% ../nbs/03d_train.ipynb #2afa3d8c
+# %% ../nbs/03d_train.ipynb #9290d26f
 STRUCTURAL = ('model.name', 'lora.r', 'lora.targets')   # a checkpoint's tensors cannot follow these
 
 def config_changes(saved:dict, cfg:Config) -> list:
@@ -508,11 +508,15 @@ def config_changes(saved:dict, cfg:Config) -> list:
                 out.append((f'{sec}.{f.name}', a, b))
     return out
 
+def describe_changes(ch:list) -> str:
+    "'train.lr 0.003 → 0.001, ...' for the changes `config_changes` found."
+    return ', '.join(f'{k} {a!r} → {b!r}' for k, a, b in ch)
+
 def check_resume_config(run_dir, cfg:Config, st:dict, force:bool) -> list:
     "Stop with one sentence if config.yaml changed since the checkpoint (unless forced; never for shapes); returns the changes."
     if st.get('config_hash', config_hash(cfg)) == config_hash(cfg): return []
     ch = config_changes(st['config'], cfg) if 'config' in st else []
-    said = ', '.join(f'{k} {a!r} → {b!r}' for k, a, b in ch) or 'its hash differs'
+    said = describe_changes(ch) or 'its hash differs'
     shape = [k for k, _, _ in ch if k in STRUCTURAL]
     if shape:
         raise ConfigError(f'{run_dir}/config.yaml changed {", ".join(shape)} since the checkpoint '
@@ -540,8 +544,8 @@ def resume(run_dir, listeners=(), model=None, tokenizer=None, samples=None, eval
               progress, force)
     if ch:
         run.notes.append(Alert(code='resume_changed', severity='warning',
-                               message='Resumed with --force on a changed config: ' + ', '.join(
-                                   f'{k} {a!r} → {b!r}' for k, a, b in ch) + '.',
+                               message=f'Resumed with --force on a changed config: '
+                               f'{describe_changes(ch)}.',
                                fix='Nothing to do if that was intended; config.yaml holds the new '
                                'settings.', values={k: [a, b] for k, a, b in ch}))
     st = read_status(run_dir)
