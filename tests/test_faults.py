@@ -127,7 +127,8 @@ def test_sigterm_and_sighup_save_and_stop(tiny, tmp_path, sig):
 def test_kill9_is_reported_died_and_two_resumes_are_one_writer(tiny, tmp_path):
     "kill -9 leaves status 'running': read back it says 'died'; two resumes at once: the second is refused."
     run = tmp_path / 'run'
-    p = popen('train', '--model', tiny / 'model', '--data', tiny / 'toy.jsonl', '--steps', 400, '--train.save_steps', 5,
+    # Many steps: resume A must still be training when B has started and been refused (B's start-up takes ~15 s).
+    p = popen('train', '--model', tiny / 'model', '--data', tiny / 'toy.jsonl', '--steps', 20000, '--train.save_steps', 5,
               '--run-dir', run, *SMALL)
     wait_for(lambda: checkpoint_steps(run) and last_step(run) >= 7, what='a checkpoint')
     p.kill(); p.wait()
@@ -141,7 +142,7 @@ def test_kill9_is_reported_died_and_two_resumes_are_one_writer(tiny, tmp_path):
     a.send_signal(signal.SIGTERM)
     out, err = a.communicate(timeout=120)
     assert a.returncode == 0, err
-    assert status(run)['status'] == 'stopped'
+    assert status(run)['status'] == 'stopped' and status(run)['step'] < 20000
     ends = records(run, 'run_end')
     assert len(ends) == 1, ends                                        # one run_end: B never wrote
     steps = [r['step'] for r in records(run, 'step')]
