@@ -6,7 +6,7 @@
 __all__ = ['Task', 'load_tasks', 'replay_samples', 'cl_metrics', 'ContinualResult', 'task_lr', 'reset_lora', 'score',
            'ContinualState', 'tasks_fingerprint', 'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #b71ed614
+# %% ../nbs/06_continual.ipynb #6ff4c9d7
 import dataclasses, hashlib, json, math, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
@@ -16,6 +16,7 @@ from .config import Config, ConfigError, make_config, resolve_lr, config_to_yaml
 from .data import Sample, load_samples, resolve_data_path, heldout_prompts, bundled_names, DataError
 from .events import Alert, Bus, Merge, TaskScores, RunEnd
 from .io import atomic_dir, atomic_write_json, atomic_write_text, RunLock
+from .callbacks import Tracker, check_trackers, tracking_project
 from .rundir import new_run_dir, RunWriter, load_events, save_loss_plot
 from .slao import SLAO, get_state, set_state, lora_layers, save_slao, load_slao
 from .slao import save_lora_state, load_lora_state
@@ -161,10 +162,11 @@ def _score_all(model, tok, tasks, upto, cfg:Config):
     n = cfg.eval.max_new_tokens
     return [round(score(model, tok, t, n), 4) if j < upto else None for j, t in enumerate(tasks)]
 
-# %% ../nbs/06_continual.ipynb #a3349251
+# %% ../nbs/06_continual.ipynb #aff57757
 def _task_config(cfg:Config, i:int, n_rows:int, run_dir:Path) -> Config:
     "The config of task i's run: its LR and steps."
-    t = dataclasses.replace(cfg.train, lr=task_lr(cfg, i, n_rows),
+    # report_to: the sequence's one tracker gets every task's events (train opens none of its own)
+    t = dataclasses.replace(cfg.train, lr=task_lr(cfg, i, n_rows), report_to=(),
                             max_steps=cfg.continual.steps_per_task or cfg.train.max_steps)
     return dataclasses.replace(cfg, train=t,
                                run=dataclasses.replace(cfg.run, dir='', name=run_dir.name))
@@ -306,7 +308,7 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
     st.save(root)                                                # saved before anyone is told
     bus.publish(TaskScores(run_index=i-1, scores={t.name: s for t, s in zip(tasks, scores)}))
 
-# %% ../nbs/06_continual.ipynb #1ef1a33c
+# %% ../nbs/06_continual.ipynb #bc4ece33
 def _diverged(cfg:Config, i:int, task, model, before:dict, bus, r) -> bool:
     "Throw away a diverged task's LoRA (restore `before`) and report it; True if the sequence goes on."
     set_state(model, before)
@@ -326,11 +328,13 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
     t0 = time.time()
     # data first: fails before anything is written
     tasks = load_tasks(cfg)
+    check_trackers(cfg.train.report_to)
     model, tok, info = model_with_lora(cfg, model, tokenizer)
     root = _root(cfg, root, resume)
     lock = RunLock(root).acquire()           # one writer: a second continual on it is refused
+    tracker = Tracker(cfg.train.report_to, root, tracking_project(cfg))
     try:
-        bus = Bus(list(listeners) + [RunWriter(root, track_status=False)])
+        bus = Bus(list(listeners) + [RunWriter(root, track_status=False), tracker])
         st, runs = _start(cfg, root, resume, model, tok, tasks, force), []
         for i in range(st.done + 1, len(tasks) + 1):
             before = get_state(model)
@@ -349,7 +353,7 @@ def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, r
                 continue
             _after_task(cfg, i, tasks, st, model, tok, bus, r, root)
         return _finish(cfg, root, tasks, st, runs, model, tok, t0)
-    finally: lock.release()
+    finally: tracker.close(); lock.release()
 
 # %% ../nbs/06_continual.ipynb #c20b32c2
 def _aside_incomplete(root, task_dirs):

@@ -7,7 +7,7 @@ __all__ = ['STRUCTURAL', 'GroupedSampler', 'grad_checkpointing', 'keep_best', 't
            'model_with_lora', 'RunResult', 'save_adapter', 'write_run_report', 'Run', 'train', 'config_changes',
            'describe_changes', 'check_resume_config', 'resume']
 
-# %% ../nbs/03d_train.ipynb #34db2739
+# %% ../nbs/03d_train.ipynb #beba8ab0
 import math, os, shutil, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +21,7 @@ from .tokenizing import Collator
 from .events import Bus, Recorder, RunStart, RunEnd, Checkpoint, Alert
 from .rundir import new_run_dir, RunWriter, read_status
 from .callbacks import StepStats, EventsCallback, Diagnostics, StopControl, EarlyStopping, ProgressBar
-from .callbacks import lr_schedule
+from .callbacks import lr_schedule, Tracker, check_trackers, tracking_project
 from .checkpoints import AtomicCheckpoints, prune_checkpoints, latest_checkpoint, checkpoint_state
 from .checkpoints import trim_metrics_after, best_checkpoint
 from .io import atomic_dir, atomic_write_text, check_free_space, RunLock
@@ -225,7 +225,7 @@ def write_run_report(run_dir, events:list, prep:Prepared|None=None,
     return atomic_write_text(Path(run_dir)/'report.md',
                              '\n'.join(l for l in lines if l is not None) + '\n')
 
-# %% ../nbs/03d_train.ipynb #902574f8
+# %% ../nbs/03d_train.ipynb #9bafdd81
 class Run:
     "One training run: `setup()` → `fit()` → `finish()`; every part of its state is an attribute here."
     def __init__(self, cfg:Config|None=None, listeners=(), model=None, tokenizer=None,
@@ -240,18 +240,21 @@ class Run:
         self.run_index, self.task, self.progress = run_index, task, progress
         self.t0, self.status, self.message = time.time(), 'running', ''
         self.force, self.lock, self.notes = force, None, []   # notes: info alerts for the run start
+        self.tracker = None
 
     def release(self):
-        "Let another process write the run directory."
+        "Close the trackers and let another process write the run directory."
+        if self.tracker is not None: self.tracker.close(); self.tracker = None
         if self.lock is not None: self.lock.release(); self.lock = None
 
-# %% ../nbs/03d_train.ipynb #20641fe4
+# %% ../nbs/03d_train.ipynb #e1d3ec01
 @patch
 def setup(self:Run):
     "Data, model + LoRA, and only then the run directory, the event bus and the trainer."
     quiet()
     # 1. data readable? (fails in a second)
     loaded = read_data(self.cfg) if self.samples is None else None
+    check_trackers(self.cfg.train.report_to)
     self.tok = self.tok or _tokenizer(self.cfg)
     # 2. encoded
     self.prep = prepare_data(self.cfg, self.tok, self.samples, self.eval_samples, loaded)
@@ -295,6 +298,10 @@ def _connect_bus(self:Run):
     if not self.main: return
     self.bus.subscribe(RunWriter(self.run_dir, self.cfg, self.info))
     write_data_report(self.run_dir, self.prep)
+    # trackers (train.report_to): unless a caller (a continual sequence) already tracks the whole sequence
+    if self.cfg.train.report_to and not any(isinstance(l, Tracker) for l in self.listeners):
+        self.tracker = Tracker(self.cfg.train.report_to, self.run_dir, tracking_project(self.cfg))
+        self.bus.subscribe(self.tracker)
 
 # %% ../nbs/03d_train.ipynb #e17be718
 @patch

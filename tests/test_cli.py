@@ -46,6 +46,7 @@ def test_bad_inputs(tmp_path):
     one_sentence_error(cli('train', '--lora.r', '0'), 'lora.r must be an integer from 1 to 4096 (got')
     one_sentence_error(cli('train', '--lr=-1e-4'), 'train.lr must be a number from 0 to 1')
     one_sentence_error(cli('train', '--lr'), 'argument --train.lr/--lr: expected one argument')
+    one_sentence_error(cli('train', '--report-to', 'tensorbord'), "train.report_to names 'tensorbord'", "did you mean 'tensorboard'")
     r = cli('train', '--data', good, '--lora.targets', 'q_proj,attention', '--run.root', tmp_path / 'runs')
     one_sentence_error(r, 'lora.targets names attention, which this model does not have')
     assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').iterdir())   # nothing half-written
