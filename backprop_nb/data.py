@@ -410,7 +410,7 @@ def heldout_prompts(name:str=DEMO) -> list:
     return [(r['prompt'], r['answer'])
             for r in map(json.loads, (ASSETS/name/'heldout.jsonl').read_text().splitlines())]
 
-# %% ../nbs/02_data.ipynb #e7127b5d
+# %% ../nbs/02_data.ipynb #264fa6ec
 @dataclass
 class Loaded:
     "The usable samples of a path, the problems met, and each file's format and why."
@@ -420,6 +420,8 @@ class Loaded:
     n_rows: int = 0
     dropped: dict = field(default_factory=dict)   # problem kind -> count
     cut: int = 0       # rows cut to max_chars before tokenizing (far longer than any max_length)
+    eval_samples: list|None = None   # held out per dataset before mixing (several datasets)
+    mix: list = field(default_factory=list)    # per dataset: rows, weight, share wanted and reached
 
 def _sample(row:Row, fmt:str, score_key:str|None):
     meta = {'score': row.data[score_key]} if score_key and score_key in row.data else {}
