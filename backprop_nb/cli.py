@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['KNOB_SECTIONS', 'COMMANDS', 'DATA_CHECK_KNOBS', 'add_config_flags', 'given', 'config_from_args', 'user_errors',
            'run_safely', 'parser', 'main', 'command', 'cmd_train', 'cmd_resume', 'cmd_status', 'cmd_check_data',
-           'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_preflight', 'cmd_cost', 'cmd_sweep',
-           'cmd_run_notebook', 'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
+           'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_chat', 'cmd_preflight', 'cmd_cost',
+           'cmd_sweep', 'cmd_run_notebook', 'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
 
 # %% ../nbs/40_cli.ipynb #5ca87385
 import argparse, os, sys, time, traceback
@@ -268,6 +268,50 @@ def cmd_merge_adapters(a):
                         x.density)
     print(f'merged {len(dirs)} adapters ({x.merge_method}) into '
           f'{save_peft_adapter(pm, a.out, overwrite=a.overwrite)}')
+
+# %% ../nbs/40_cli.ipynb #9c83cdfa
+_CHAT_HELP = '/base: adapter off · /tuned: adapter on · /reset: new conversation · /exit: quit'
+
+@command('chat', {'eval.temperature': 'temperature', 'eval.top_p': 'top-p', 'eval.top_k': 'top-k',
+                  'eval.repetition_penalty': None, 'eval.chat_tokens': 'max-tokens',
+                  'eval.system': 'system'},
+         args=[_arg('path', help='a run directory, an adapter folder or a merged model folder'),
+               _arg('--seed', type=int, default=None, help='seed for sampled replies')])
+def cmd_chat(a):
+    "Talk to a tuned model in the terminal; replies stream as they are generated (/base, /tuned, /reset, /exit)."
+    import dataclasses, torch
+    from backprop_nb.evaluate import load_for_chat, stream_reply
+    flags, asked = config_from_args(a).eval, given(a, 'eval')
+    model, tok, cfg, has_adapter = load_for_chat(a.path)
+    e = dataclasses.replace(cfg.eval, **{k.split('.', 1)[1]: getattr(flags, k.split('.', 1)[1])
+                                         for k in asked})
+    if a.seed is not None: torch.manual_seed(a.seed)
+    start = [{'role': 'system', 'content': e.system}] if e.system else []
+    msgs, adapter, tty = list(start), has_adapter, sys.stdin.isatty()
+    print(f'chatting with {a.path} ({"adapter on" if has_adapter else "merged model"}, temperature '
+          f'{e.temperature:g}); {_CHAT_HELP}', file=sys.stderr)
+    try:
+        while True:
+            if tty: print('you> ', end='', flush=True)
+            line = sys.stdin.readline()
+            if not line: break
+            line = line.strip()
+            if not line: continue
+            if line in ('/exit', '/quit'): break
+            if line == '/reset': msgs = list(start); print('(new conversation)', file=sys.stderr); continue
+            if line in ('/base', '/tuned'):
+                if not has_adapter: print('(a merged model has no adapter to switch)', file=sys.stderr)
+                else: adapter = line == '/tuned'
+                continue
+            if line.startswith('/'): print(f'(unknown command {line}; {_CHAT_HELP})', file=sys.stderr); continue
+            msgs.append({'role': 'user', 'content': line})
+            print(('tuned> ' if adapter else 'base> ') if has_adapter else 'model> ', end='', flush=True)
+            reply = ''
+            for piece in stream_reply(model, tok, msgs, e, adapter=adapter):
+                print(piece, end='', flush=True); reply += piece
+            print()
+            msgs.append({'role': 'assistant', 'content': reply.strip()})
+    except KeyboardInterrupt: print()
 
 # %% ../nbs/40_cli.ipynb #b4901d90
 @command('preflight', args=[_arg('config', help='YAML config file')])

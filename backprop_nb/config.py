@@ -404,7 +404,7 @@ class ContinualConfig(Section):
                            "from before it and goes on, 'stop' ends the sequence there.",
                            choices=('skip', 'stop'))
 
-# %% ../nbs/00_config.ipynb #ea71f860
+# %% ../nbs/00_config.ipynb #7d869849
 @dataclass
 class EvalConfig(Section):
     "How held-out prompts are scored (the demo, `eval`, continual scoring)."
@@ -416,6 +416,17 @@ class EvalConfig(Section):
                         "JSONL of {\"prompt\": ..., \"answer\": ...}; empty = the bundled "
                         "held-out set of the run's data.",
                         hashed=False, alias='prompts')
+    temperature: float = knob(0.7,
+                              "Chat sampling temperature (0 = greedy, the same answer every time).",
+                              lo=0, hi=5, hashed=False)
+    top_p: float = knob(0.9, "Chat nucleus sampling: keep the most likely tokens up to this mass.",
+                        lo=0.01, hi=1, hashed=False)
+    top_k: int = knob(50, "Chat sampling: keep only the k most likely tokens (0 = all).", lo=0,
+                      hashed=False)
+    repetition_penalty: float = knob(1.0, "Chat: >1 discourages repeating tokens.", lo=0.5, hi=3,
+                                     hashed=False)
+    chat_tokens: int = knob(256, "Longest chat reply, in tokens.", lo=1, hi=32768, hashed=False)
+    system: str = knob('', "System message at the start of a chat (empty = none).", hashed=False)
 
 # %% ../nbs/00_config.ipynb #b21002ef
 GGUF_TYPES = ('f16', 'q8_0', 'f32')

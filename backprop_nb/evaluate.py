@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['METRICS', 'normalize', 'exact_match', 'contains', 'token_f1', 'regex_match', 'generate', 'PromptResult',
            'score_answers', 'eval_prompts', 'eval_loss', 'Comparison', 'compare', 'load_run', 'read_prompt_file',
-           'evaluate_run']
+           'evaluate_run', 'load_for_chat', 'sampling_kwargs', 'stream_reply']
 
 # %% ../nbs/05_evaluate.ipynb #ebb2556f
 import json, math, re, string, time
@@ -205,7 +205,7 @@ def compare(model, tok, pairs:list, samples:list|None=None, max_new_tokens:int=3
     tl = eval_loss(model, tok, samples, max_length) if samples else None
     return Comparison(base, tuned, dict(base=bl, tuned=tl) if samples else {})
 
-# %% ../nbs/05_evaluate.ipynb #f1c5a4dc
+# %% ../nbs/05_evaluate.ipynb #f85dbbfd
 def load_run(run_dir, dtype=None):
     "The base model with the run's adapter (plain peft), its tokenizer and the run's config."
     from peft import PeftModel
@@ -251,9 +251,68 @@ def evaluate_run(run_dir, prompts=None, max_new_tokens:int|None=None,
     if not pairs:
         raise ConfigError(f'{run_dir} trained on {cfg.data.path}, which has no bundled held-out '
                           f'prompts; pass --prompts FILE (JSONL of prompt/answer).')
-    _, held = split_eval(read_data(cfg).samples, cfg.data.eval_fraction, cfg.train.seed)
+    ld = read_data(cfg)      # several datasets: the eval rows were held out of each before mixing
+    held = (ld.eval_samples if ld.eval_samples is not None
+            else split_eval(ld.samples, cfg.data.eval_fraction, cfg.train.seed)[1])
     n = max_new_tokens or cfg.eval.max_new_tokens
     c = compare(model, tok, pairs, samples=held or None, max_new_tokens=n, progress=progress)
     c.title = f'Base vs tuned: {Path(run_dir).name}'
     c.save(run_dir, 'eval_report')
     return c
+
+# %% ../nbs/05_evaluate.ipynb #1618bfe8
+def load_for_chat(path, dtype=None):
+    "(model, tokenizer, config, has_adapter) from a run directory, an adapter folder or a merged model folder."
+    from peft import PeftModel
+    from backprop_nb.config import ConfigError, ModelConfig, make_config, load_config
+    from backprop_nb.models import load_model
+    path = Path(path)
+    if (path/'adapter'/'adapter_config.json').exists() and (path/'config.yaml').exists():
+        model, tok, cfg = load_run(path, dtype)
+        return model, tok, cfg, True
+    if (path/'adapter_config.json').exists():
+        base = json.loads((path/'adapter_config.json').read_text()).get('base_model_name_or_path')
+        if not base:
+            raise ConfigError(f'{path}/adapter_config.json names no base model '
+                              f'(base_model_name_or_path); add it, or chat with the run directory.')
+        cfg = make_config(**{'model.name': base})
+        model, tok, _ = load_model(cfg.model)
+        return PeftModel.from_pretrained(model, str(path)), tok, cfg, True
+    if (path/'config.json').exists():
+        cfg = make_config(**{'model.name': str(path)})
+        model, tok, _ = load_model(cfg.model)
+        return model, tok, cfg, False
+    raise ConfigError(f'{path} is not a run directory, an adapter folder or a model folder (no '
+                      f'adapter/, adapter_config.json or config.json in it); pass one of those.')
+
+def sampling_kwargs(ecfg) -> dict:
+    "generate() settings from the eval section: greedy at temperature 0, else sampled."
+    if ecfg.temperature == 0: return dict(do_sample=False)
+    return dict(do_sample=True, temperature=ecfg.temperature, top_p=ecfg.top_p, top_k=ecfg.top_k,
+                repetition_penalty=ecfg.repetition_penalty)
+
+def stream_reply(model, tok, messages:list, ecfg, adapter:bool=True, max_new_tokens:int|None=None):
+    "Yield the assistant's reply to `messages` piece by piece (sampling from `ecfg`; adapter off if asked)."
+    import contextlib, threading
+    from transformers import TextIteratorStreamer
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    dev = next(model.parameters()).device
+    enc = tok(text, return_tensors='pt', add_special_tokens=False).to(dev)
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+    off = (model.disable_adapter() if not adapter and hasattr(model, 'disable_adapter')
+           else contextlib.nullcontext())
+    failed = []
+    def run():
+        try:
+            with torch.no_grad(), off:
+                model.generate(**enc, streamer=streamer, max_new_tokens=max_new_tokens or ecfg.chat_tokens,
+                               pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                               **sampling_kwargs(ecfg))
+        except Exception as e: failed.append(e); streamer.end()
+    was_training = model.training; model.eval()
+    th = threading.Thread(target=run, daemon=True); th.start()
+    try: yield from streamer
+    finally:
+        th.join()
+        if was_training: model.train()
+    if failed: raise failed[0]

@@ -20,7 +20,7 @@ def one_sentence_error(r, *needles):
     return errs[0]
 
 
-@pytest.mark.parametrize('cmd', ['demo', 'train', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
+@pytest.mark.parametrize('cmd', ['demo', 'train', 'chat', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
                                  'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid', 'status'])
 def test_help(cmd):
     r = cli(cmd, '--help')
