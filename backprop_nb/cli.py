@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['KNOB_SECTIONS', 'COMMANDS', 'DATA_CHECK_KNOBS', 'add_config_flags', 'given', 'config_from_args', 'user_errors',
            'run_safely', 'parser', 'main', 'command', 'cmd_train', 'cmd_resume', 'cmd_status', 'cmd_check_data',
-           'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_chat', 'cmd_preflight', 'cmd_cost',
-           'cmd_sweep', 'cmd_run_notebook', 'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
+           'cmd_continual', 'cmd_eval', 'cmd_export', 'cmd_merge_adapters', 'cmd_push', 'cmd_chat', 'cmd_preflight',
+           'cmd_cost', 'cmd_sweep', 'cmd_run_notebook', 'cmd_run_notebook_grid', 'demo_config', 'run_demo', 'cmd_demo']
 
 # %% ../nbs/40_cli.ipynb #5ca87385
 import argparse, os, sys, time, traceback
@@ -54,12 +54,13 @@ def config_from_args(ns:argparse.Namespace, config_path=None):
     if base and 'train.preset' in flat: base['train'].pop('preset', None)
     return make_config(base, **flat)
 
-# %% ../nbs/40_cli.ipynb #c6155515
+# %% ../nbs/40_cli.ipynb #aa67dbc6
 def user_errors() -> tuple:
     from backprop_nb.data import DataError
     from backprop_nb.models import ModelError
     from backprop_nb.io import DiskSpaceError, InUseError, TargetExistsError
-    return (ConfigError, DataError, ModelError, DiskSpaceError, InUseError, TargetExistsError)
+    from backprop_nb.export import HubError
+    return (ConfigError, DataError, ModelError, DiskSpaceError, InUseError, TargetExistsError, HubError)
 
 def _os_condition(e:BaseException) -> str|None:
     "One sentence if `e`, or an error it came from, is an OS condition (full disk, not a folder, no permission)."
@@ -231,7 +232,7 @@ def cmd_eval(a):
     print(c.text())
     print(f'\nreport: {Path(a.run_dir)/"eval_report.md"} and eval_report.json')
 
-# %% ../nbs/40_cli.ipynb #65bfde60
+# %% ../nbs/40_cli.ipynb #905e5503
 _OVERWRITE = _arg('--overwrite', action='store_true',
                   help='write into a folder that already holds files (only what this command writes '
                   'is replaced)')
@@ -268,6 +269,15 @@ def cmd_merge_adapters(a):
                         x.density)
     print(f'merged {len(dirs)} adapters ({x.merge_method}) into '
           f'{save_peft_adapter(pm, a.out, overwrite=a.overwrite)}')
+
+@command('push', {'export.hub_repo': 'repo', 'export.format': 'format', 'export.hub_private': 'private'},
+         args=[_arg('path', help='a run directory (exported first, as --format) or an export folder'),
+               _arg('--token', default=None, help='Hugging Face token (default: $HF_TOKEN or the saved login)')])
+def cmd_push(a):
+    "Push an adapter, merged model or GGUF (with its model card) to the Hugging Face hub, in one commit."
+    from backprop_nb.export import push_to_hub
+    x = config_from_args(a).export
+    print(f'pushed to {push_to_hub(a.path, x.hub_repo, x.format, x.hub_private, a.token)}')
 
 # %% ../nbs/40_cli.ipynb #9c83cdfa
 _CHAT_HELP = '/base: adapter off · /tuned: adapter on · /reset: new conversation · /exit: quit'

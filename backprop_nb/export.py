@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['PEFT_COMBINATIONS', 'base_of', 'adapter_of', 'merge_and_save', 'logits_of', 'merge_adapters', 'save_peft_adapter',
            'gguf_tensor_name', 'export_gguf', 'gguf_summary', 'load_gguf', 'model_card', 'write_model_card',
-           'export_run']
+           'export_run', 'HubError', 'hub_token', 'hub_files', 'push_to_hub']
 
-# %% ../nbs/07_export.ipynb #f14be9c3
-import functools, json, math, shutil, time
+# %% ../nbs/07_export.ipynb #9f8674e5
+import functools, json, math, re, shutil, time
 from pathlib import Path
 import numpy as np
 import torch
@@ -299,3 +299,67 @@ def export_run(run_dir, fmt:str|None=None, dest=None, dtype:str|None=None,
             shutil.rmtree(merged)
         write_model_card(run_dir, tmp)
     return dest
+
+# %% ../nbs/07_export.ipynb #453470b1
+class HubError(RuntimeError):
+    "The hub could not be reached or refused the upload; the message says why in one sentence."
+
+def hub_token(token:str|None=None) -> str:
+    "The Hugging Face token: the one given, else $HF_TOKEN, else the one saved by the notebook login."
+    from huggingface_hub import get_token
+    t = token or get_token()
+    if not t:
+        raise HubError('no Hugging Face token found; set HF_TOKEN, or run `from huggingface_hub import '
+                       'notebook_login; notebook_login()` in the notebook (`hf auth login` in a '
+                       'terminal), then push again.')
+    return t
+
+def hub_files(folder) -> list:
+    "The files a push of `folder` sends: all but hidden and temporary ones; the model card must be among them."
+    folder = Path(folder)
+    rel = [p.relative_to(folder) for p in sorted(folder.rglob('*')) if p.is_file()]
+    files = [str(r) for r in rel if not any(x.startswith('.') for x in r.parts) and r.suffix != '.tmp']
+    if 'README.md' not in files:
+        raise ConfigError(f'{folder} has no README.md (model card); push a folder written by '
+                          f'`backprop-nb export`, or a run directory.')
+    return files
+
+# %% ../nbs/07_export.ipynb #fa25e42f
+_REPO = re.compile(r'^[\w.-]{1,96}/[\w.-]{1,96}$')
+
+def _hub_sentence(e:Exception, repo_id:str) -> str|None:
+    "One sentence for a network or hub failure; None for anything else (a bug is raised as it is)."
+    kinds = {c.__name__ for c in type(e).__mro__}
+    if 'OfflineModeIsEnabled' in kinds:
+        return (f'cannot push to {repo_id}: HF_HUB_OFFLINE is set, so the hub is not contacted; unset '
+                f'it on a machine with a network and push again (nothing was uploaded).')
+    if kinds & {'ConnectionError', 'TransportError', 'Timeout', 'NetworkError'}:
+        return (f'cannot reach the Hugging Face hub to push {repo_id} ({str(e).splitlines()[0][:80]}); '
+                f'check the network and push again (nothing was uploaded).')
+    if 'HfHubHTTPError' in kinds:
+        code = getattr(getattr(e, 'response', None), 'status_code', '?')
+        return (f'the hub refused the push to {repo_id} (HTTP {code}: {str(e).splitlines()[0][:80]}); '
+                f'check that the token may write to that repo (nothing was uploaded).')
+    return None
+
+def push_to_hub(run_or_folder, repo_id:str, fmt:str='adapter', private:bool=True,
+                token:str|None=None, api=None) -> str:
+    "Upload an export folder, or a run directory exported as `fmt` first, in one commit; returns the repo's URL."
+    if not _REPO.match(repo_id or ''):
+        raise ConfigError(f"export.hub_repo must be 'user/name' or 'org/name' (got {repo_id!r}); "
+                          f"pass it with --repo.")
+    if api is None:
+        from huggingface_hub import HfApi
+        api = HfApi(token=hub_token(token))           # no token: said before any export or upload
+    p = Path(run_or_folder)
+    folder = export_run(p, fmt) if (p/'config.yaml').exists() else p
+    files = hub_files(folder)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type='model')
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, allow_patterns=files,
+                          commit_message=f'backprop_nb: {fmt} export of {p.name}')
+    except Exception as e:
+        said = _hub_sentence(e, repo_id)
+        if said is None: raise
+        raise HubError(said) from None
+    return f'https://huggingface.co/{repo_id}'

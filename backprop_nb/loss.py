@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-# %% ../nbs/02b_loss.ipynb #178f1816
+# %% ../nbs/02b_loss.ipynb #66c5f5c2
 @dataclass
 class CompactOutput:
     loss_sum: torch.Tensor
@@ -22,6 +22,13 @@ class CompactOutput:
 _DROP = ('labels', 'return_dict', 'output_attentions', 'output_hidden_states', 'use_cache',
          'num_items_in_batch')
 
+def _group_mean(tok_loss, mask, segments=None):
+    "Mean loss per row, or per example (`segments`: each token's example, -1 for padding) in packed rows."
+    if segments is None: group, n = mask.nonzero()[:, 0], mask.shape[0]
+    else: group, n = segments[:, 1:][mask], int(segments.max()) + 1
+    tot = torch.zeros(n, device=tok_loss.device).index_add_(0, group, tok_loss)
+    return tot / torch.zeros(n, device=tok_loss.device).index_add_(0, group, torch.ones_like(tok_loss)).clamp(min=1)
+
 def add_compact_loss(model):
     "Patch a causal LM so that `model(..., loss_labels=y)` computes the loss on labelled positions only."
     if getattr(model, '_bp_compact', False): return model
@@ -30,7 +37,7 @@ def add_compact_loss(model):
 
     @functools.wraps(type(model).forward)
     def forward(self, *args, loss_labels=None, temperature:float=1.0, label_smoothing:float=0.0,
-                **kw):
+                loss_segments=None, **kw):
         if loss_labels is None: return orig(*args, **kw)
         kw = {k: v for k, v in kw.items() if k not in _DROP and v is not None}
         h = getattr(self, self.base_model_prefix)(*args, use_cache=False, **kw).last_hidden_state
@@ -40,9 +47,7 @@ def add_compact_loss(model):
         tgt = y[mask]
         tok_loss = F.cross_entropy(logits / temperature, tgt, reduction='none',
                                    label_smoothing=label_smoothing)
-        rows = mask.nonzero()[:, 0]
-        row_loss = torch.zeros(mask.shape[0], device=h.device).index_add_(0, rows,
-                tok_loss.detach().float()) / mask.sum(1).clamp(min=1)
+        row_loss = _group_mean(tok_loss.detach().float(), mask, loss_segments)
         return CompactOutput(tok_loss.sum(), mask.sum(), (logits.detach().argmax(-1) == tgt).sum(),
                              row_loss)
 

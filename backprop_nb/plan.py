@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['QUANT_BYTES', 'OPT_BYTES', 'CPU_RUNTIME', 'GPUS', 'Arch', 'arch_of', 'layer_activation_bytes', 'MemoryEstimate',
-           'fmt_bytes', 'estimate_memory', 'fitting_gpus', 'ram_bytes', 'verdict', 'recommend_batch', 'PeakRSS', 'fits',
-           'calibrate_batch', 'Preflight', 'config_problems', 'preflight', 'tokenizer_only', 'load_prices',
-           'measured_tokens_per_s', 'run_device', 'estimate_cost', 'cost_table']
+           'fmt_bytes', 'estimate_memory', 'fitting_gpus', 'ram_bytes', 'verdict', 'recommend_batch', 'Preflight',
+           'config_problems', 'preflight', 'tokenizer_only', 'load_prices', 'measured_tokens_per_s', 'run_device',
+           'estimate_cost', 'cost_table']
 
-# %% ../nbs/08_plan.ipynb #dcf32a46
-import ctypes, json, math, os, threading, time
+# %% ../nbs/08_plan.ipynb #ad3cfe8a
+import json, math, os, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import yaml
@@ -137,7 +137,7 @@ class MemoryEstimate:
 
 def fmt_bytes(b): return f'{b / 2**30:.2f} GB' if b >= 2**28 else f'{b / 2**20:.0f} MB'
 
-# %% ../nbs/08_plan.ipynb #e16ac7c5
+# %% ../nbs/08_plan.ipynb #510e74f2
 QUANT_BYTES = {'none': None, '4bit': 0.5 + 4 / 64, '4bit+dq': 0.5 + 1 / 64 + 4 / (64 * 256),
                '8bit': 1.0}
 OPT_BYTES = {'adamw_torch': 8, 'adamw_torch_fused': 8, 'adamw_bnb_8bit': 2, 'adafactor': 0.5,
@@ -151,7 +151,7 @@ def estimate_memory(cfg:Config, arch:Arch, seq_len:int|None=None, batch:int|None
     from backprop_nb.models import pick_device, pick_dtype
     device = device or pick_device(cfg.model.device)
     seq_len = seq_len or cfg.data.max_length or 512
-    batch = batch or cfg.train.batch_size
+    batch = batch or cfg.train.batch_size or PRESETS[cfg.train.preset]['train.batch_size']
     q = cfg.model.quantization
     dt = (cfg.model.dtype if cfg.model.dtype != 'auto'
           else ('float16' if device.startswith('cuda') else str(pick_dtype('cpu')).split('.')[-1]))
@@ -226,64 +226,6 @@ def recommend_batch(cfg:Config, arch:Arch, seq_len:int, budget:int, device:str|N
                           f'quantize, or lower lora.r.')
     return best, math.ceil(eff / best)
 
-# %% ../nbs/08_plan.ipynb #b499fca2
-class PeakRSS:
-    "Sample this process's resident memory in a thread; `.peak` is the highest seen."
-    def __init__(self, every:float=0.005):
-        self.every, self.peak, self._stop = every, 0, threading.Event()
-    def _run(self):
-        from backprop_nb.callbacks import rss_mb
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_mb() * 2**20); time.sleep(self.every)
-    def __enter__(self):
-        self._t = threading.Thread(target=self._run, daemon=True); self._t.start(); return self
-    def __exit__(self, *a): self._stop.set(); self._t.join()
-
-def _default_step(model, batch:int, seq_len:int, vocab:int):
-    import torch
-    dev = next(model.parameters()).device
-    ids = torch.randint(0, vocab, (batch, seq_len), device=dev)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
-    for _ in range(2):
-        o = model(input_ids=ids, loss_labels=ids)
-        (o.loss_sum / o.n_trained).backward(); opt.step(); opt.zero_grad(set_to_none=True)
-
-def fits(model, batch:int, seq_len:int, budget:int|None=None, step=None) -> tuple:
-    "(does `batch` fit, measured peak bytes): two steps, out-of-memory caught and recovered."
-    import torch, gc
-    step = step or (lambda b: _default_step(model, b, seq_len, model.config.vocab_size))
-    cuda = model is not None and next(model.parameters()).is_cuda
-    try:
-        if cuda:
-            torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-            step(batch); peak = torch.cuda.max_memory_allocated()
-        else:
-            with PeakRSS() as p: step(batch)
-            peak = p.peak
-        return (budget is None or peak <= budget), peak
-    except torch.cuda.OutOfMemoryError:
-        return False, None
-    finally:
-        gc.collect()
-        if cuda: torch.cuda.empty_cache()
-        else: _trim()
-
-def _trim():
-    "Hand freed memory back to the OS so that the next probe's resident peak is its own (glibc keeps it otherwise)."
-    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError): pass
-
-def calibrate_batch(model, seq_len:int, max_batch:int=64, budget:int|None=None, step=None) -> dict:
-    "Largest batch in [1, max_batch] that fits (binary search); returns it and every probe's result."
-    probes, lo, hi = {}, 0, max_batch
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        ok, peak = fits(model, mid, seq_len, budget, step)
-        probes[mid] = (ok, peak)
-        if ok: lo = mid
-        else: hi = mid - 1
-    return dict(batch=lo, probes=probes)
-
 # %% ../nbs/08_plan.ipynb #2df459a9
 @dataclass
 class Preflight:
@@ -306,7 +248,7 @@ def config_problems(raw:dict) -> list:
     "Every invalid field of a raw config dict, one sentence each (not only the first)."
     return check_fields(raw)[1]
 
-# %% ../nbs/08_plan.ipynb #0545451a
+# %% ../nbs/08_plan.ipynb #9da72042
 def preflight(config, data_check:bool=True) -> Preflight:
     "Check a config (path, dict or Config) and its data in seconds; collect every problem."
     from backprop_nb.data import load_samples, data_report, DataError
@@ -342,7 +284,7 @@ def preflight(config, data_check:bool=True) -> Preflight:
             if not Path(path).exists(): probs.append(f'data.eval_path {path} does not exist.')
     else: seq = cfg.data.max_length
     if arch is not None:
-        est = estimate_memory(cfg, arch, seq)
+        est = estimate_memory(cfg, arch, seq, _auto_batch_summary(cfg, arch, seq, summary, probs))
         if est.device == 'cpu' and est.total > 0.9 * ram_bytes()[1]:
             probs.append(f'training needs about {fmt_bytes(est.total)} but only '
                          f'{fmt_bytes(ram_bytes()[1])} of RAM is available; {verdict(est)}')
@@ -363,6 +305,18 @@ def preflight(config, data_check:bool=True) -> Preflight:
                   for a in plan_alerts(n, steps, cfg.train.effective_batch, sched)]
         summary['plan'] = f'{steps} steps × {cfg.train.effective_batch} samples, LR {resolve_lr(cfg, n):.1e}'
     return Preflight(probs, warns, summary, est)
+
+def _auto_batch_summary(cfg, arch, seq, summary, probs) -> int|None:
+    "With `train.batch_size: auto`, the micro-batch the estimate expects (the run measures its own)."
+    if cfg.train.batch_size is not None: return None
+    from backprop_nb.memory import memory_budget
+    from backprop_nb.models import pick_device
+    budget = memory_budget(pick_device(cfg.model.device))
+    try: b, acc = recommend_batch(cfg, arch, seq or 512, budget)
+    except ConfigError as e: probs.append(str(e)); return None
+    summary['batch'] = (f'auto: about {b} × {acc} accumulation by the estimate (effective '
+                        f'{cfg.train.effective_batch}); the run measures the largest that fits at its start')
+    return b
 
 def _check_model(cfg, probs):
     try: arch = arch_of(cfg.model.name, cfg.model.cache_dir)

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['TEMPLATES', 'MASK_CASE', 'assistant_spans', 'Encoded', 'encode_text', 'encode_sample', 'EncodedDataset',
-           'EncodeStats', 'encode_dataset', 'Collator', 'with_template', 'trained_runs', 'check_masks']
+           'EncodeStats', 'encode_dataset', 'Collator', 'pack_rows', 'PackedDataset', 'pack', 'PackedCollator',
+           'with_template', 'trained_runs', 'check_masks']
 
 # %% ../nbs/02a_tokenizing.ipynb #5cf432b5
 from dataclasses import dataclass, field
@@ -162,6 +163,68 @@ class Collator:
             att[i, :n] = 1
         return dict(input_ids=ids, attention_mask=att, labels=labels,
                     sample_index=torch.tensor([f['sample_index'] for f in feats]))
+
+# %% ../nbs/02a_tokenizing.ipynb #44a2673c
+def pack_rows(lengths:list, capacity:int, keep_order:bool=False) -> list:
+    "Example indices grouped into rows of at most `capacity` tokens: best fit by decreasing length, or next fit in order."
+    if keep_order: return _next_fit(lengths, capacity)
+    import bisect
+    free, rows = [], []                    # free: sorted (room left, row)
+    for i in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        k = bisect.bisect_left(free, (lengths[i], -1))
+        room, r = free.pop(k) if k < len(free) else (capacity, len(rows))
+        if r == len(rows): rows.append([])
+        rows[r].append(i)
+        bisect.insort(free, (room - lengths[i], r))
+    return rows
+
+def _next_fit(lengths, capacity):
+    rows, cur, used = [], [], 0
+    for i, n in enumerate(lengths):
+        if cur and used + n > capacity: rows.append(cur); cur, used = [], 0
+        cur.append(i); used += n
+    return rows + ([cur] if cur else [])
+
+# %% ../nbs/02a_tokenizing.ipynb #708c56ba
+class PackedDataset(torch.utils.data.Dataset):
+    "Rows of several encoded examples each; item `i` lists its examples' `sample_index` and lengths."
+    def __init__(self, data:EncodedDataset, rows:list): self.data, self.rows = data, rows
+    def __len__(self): return len(self.rows)
+    def __getitem__(self, i):
+        parts = [self.data.items[j] for j in self.rows[i]]
+        return dict(input_ids=[t for e in parts for t in e.input_ids],
+                    labels=[t for e in parts for t in [-100] + e.labels[1:]],
+                    seg_lens=[len(e.input_ids) for e in parts], sample_index=list(self.rows[i]))
+    @property
+    def lengths(self): return [sum(len(self.data.items[j].input_ids) for j in r) for r in self.rows]
+    def to_hf(self):
+        "As a `datasets.Dataset`, with a `length` column (rows are then drawn like unpacked samples)."
+        import datasets
+        cols = [self[i] for i in range(len(self))]
+        return datasets.Dataset.from_dict({k: [c[k] for c in cols] for k in cols[0]} | {'length': self.lengths})
+
+def pack(data:EncodedDataset, capacity:int, keep_order:bool=False) -> PackedDataset:
+    "The examples of `data` packed into rows of at most `capacity` tokens."
+    return PackedDataset(data, pack_rows(data.lengths, capacity, keep_order))
+
+# %% ../nbs/02a_tokenizing.ipynb #bce7e612
+@dataclass
+class PackedCollator:
+    "Pad packed rows into a batch: position ids restart per example, no attention mask; `segment` maps each token to its example."
+    pad_id: int
+    def __call__(self, feats:list) -> dict:
+        L = max(len(f['input_ids']) for f in feats)
+        ids = torch.full((len(feats), L), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(feats), L), -100, dtype=torch.long)
+        pos, seg, flat = torch.zeros_like(ids), torch.full_like(ids, -1), []
+        for i, f in enumerate(feats):
+            n, lens = len(f['input_ids']), list(f['seg_lens'])
+            ids[i, :n], labels[i, :n] = torch.tensor(f['input_ids']), torch.tensor(f['labels'])
+            pos[i] = torch.cat([torch.arange(k) for k in lens + [L - n]])   # padding: a segment of its own
+            seg[i, :n] = torch.arange(len(flat), len(flat) + len(lens)).repeat_interleave(torch.tensor(lens))
+            flat += list(f['sample_index'])
+        return dict(input_ids=ids, position_ids=pos, labels=labels, segment=seg,
+                    sample_index=torch.tensor(flat))
 
 # %% ../nbs/02a_tokenizing.ipynb #fccc068f
 TEMPLATES = {

@@ -7,7 +7,7 @@ __all__ = ['STRUCTURAL', 'GroupedSampler', 'grad_checkpointing', 'keep_best', 't
            'model_with_lora', 'RunResult', 'save_adapter', 'write_run_report', 'Run', 'train', 'config_changes',
            'describe_changes', 'check_resume_config', 'resume']
 
-# %% ../nbs/03d_train.ipynb #beba8ab0
+# %% ../nbs/03d_train.ipynb #0f458cb1
 import math, os, shutil, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,13 +17,14 @@ from .config import Config, ConfigError, make_config, resolve_lr, config_hash, l
 from .models import load_model, load_tokenizer, resolve_source, add_lora, n_trainable, quiet, ModelInfo
 from .loss import add_compact_loss
 from .prepare import Prepared, read_data, prepare_data, write_data_report, fingerprint
-from .tokenizing import Collator
+from .tokenizing import Collator, PackedCollator
 from .events import Bus, Recorder, RunStart, RunEnd, Checkpoint, Alert
 from .rundir import new_run_dir, RunWriter, read_status
 from .callbacks import StepStats, EventsCallback, Diagnostics, StopControl, EarlyStopping, ProgressBar
 from .callbacks import lr_schedule, Tracker, check_trackers, tracking_project
 from .checkpoints import AtomicCheckpoints, prune_checkpoints, latest_checkpoint, checkpoint_state
 from .checkpoints import trim_metrics_after, best_checkpoint
+from .memory import auto_batch
 from .io import atomic_dir, atomic_write_text, check_free_space, RunLock
 
 # %% ../nbs/03d_train.ipynb #8d40fe89
@@ -38,7 +39,7 @@ class GroupedSampler(torch.utils.data.Sampler):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=g))
 
-# %% ../nbs/03d_train.ipynb #814cfc15
+# %% ../nbs/03d_train.ipynb #027ad499
 def _trainer_cls():
     from trl import SFTTrainer
     class BackpropTrainer(AtomicCheckpoints, SFTTrainer):
@@ -58,16 +59,17 @@ def _trainer_cls():
                                   self.args.train_batch_size * self.args.gradient_accumulation_steps, self.args.seed)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            idx = inputs.pop('sample_index', None)
+            idx, seg = inputs.pop('sample_index', None), inputs.pop('segment', None)
             labels = inputs.pop('labels')
-            out = model(**inputs, loss_labels=labels, **self.loss_opts)
+            out = model(**inputs, loss_labels=labels, loss_segments=seg, **self.loss_opts)
             n = num_items_in_batch if num_items_in_batch is not None else out.n_trained.clamp(min=1)
             loss = out.loss_sum / n
             if self.args.average_tokens_across_devices and num_items_in_batch is not None and self.accelerator.num_processes > 1:
                 loss = loss * self.accelerator.num_processes   # DDP averages gradients across ranks
             mode = 'train' if model.training else 'eval'
             if mode == 'train' and self.stats is not None and idx is not None:
-                self.stats.add(int(inputs['attention_mask'].sum()), int(out.n_trained),
+                real = inputs['attention_mask'] if seg is None else seg >= 0   # packed rows: no mask
+                self.stats.add(int(real.sum()), int(out.n_trained),
                                int(out.correct), idx.tolist(), out.row_loss.tolist())
             if mode == 'eval' and int(out.n_trained):
                 self._metrics['eval']['mean_token_accuracy'].append(int(out.correct) / int(out.n_trained))
@@ -247,7 +249,7 @@ class Run:
         if self.tracker is not None: self.tracker.close(); self.tracker = None
         if self.lock is not None: self.lock.release(); self.lock = None
 
-# %% ../nbs/03d_train.ipynb #e1d3ec01
+# %% ../nbs/03d_train.ipynb #a95e38c0
 @patch
 def setup(self:Run):
     "Data, model + LoRA, and only then the run directory, the event bus and the trainer."
@@ -261,6 +263,7 @@ def setup(self:Run):
     # 3. checks target modules
     self.model, _, self.info = model_with_lora(self.cfg, self.model, self.tok)
     self.world, self.main = _world(self.info.device)
+    self._auto_batch()        # train.batch_size auto: measured now, recorded in config.yaml
     # 4. the run directory: one writer; a resume checks its data and drops the lost events
     self.run_dir = _shared_run_dir(self.cfg, self.run_dir, self.world, self.main,
                                    self.resume_from is not None)
@@ -270,6 +273,25 @@ def setup(self:Run):
     for a in self.notes: self.bus.publish(a)
     self._make_trainer()
     return self
+
+@patch
+def _auto_batch(self:Run):
+    "`train.batch_size: auto`: the largest micro-batch that fits, measured; the effective batch is kept."
+    t = self.cfg.train
+    if t.batch_size is not None: return
+    ab = auto_batch(self.model, self.cfg, self.prep.max_length, self.info.device)
+    if self.world > 1:                     # every rank trains with rank 0's choice
+        import torch.distributed as dist
+        box = [ab]; dist.broadcast_object_list(box, src=0); ab = box[0]
+    self.cfg = replace(self.cfg, train=replace(t, batch_size=ab['batch_size'], grad_accum=ab['grad_accum']))
+    peak = f', measured peak {ab["peak"] / 2**30:.2f} GB' if ab['peak'] else ''
+    self.notes.append(Alert(code='batch_auto', severity='info',
+                            message=f'train.batch_size auto: micro-batch {ab["batch_size"]} × accumulation '
+                            f'{ab["grad_accum"]} (effective batch {ab["effective_batch"]}); up to '
+                            f'{ab["largest_fit"]} rows of {ab["seq_len"]} tokens fit in the '
+                            f'{ab["budget"] / 2**30:.1f} GB budget{peak}.',
+                            fix='Nothing to do; config.yaml records the choice.',
+                            values={k: v for k, v in ab.items() if k != 'probes'}))
 
 @patch
 def _check_resume_data(self:Run):
@@ -303,12 +325,12 @@ def _connect_bus(self:Run):
         self.tracker = Tracker(self.cfg.train.report_to, self.run_dir, tracking_project(self.cfg))
         self.bus.subscribe(self.tracker)
 
-# %% ../nbs/03d_train.ipynb #e17be718
+# %% ../nbs/03d_train.ipynb #c47e6b65
 @patch
 def _make_trainer(self:Run):
     "The schedule, the callbacks (state restored on resume) and our SFTTrainer, given all it needs."
     cfg, prep = self.cfg, self.prep
-    self.steps, self.lr = (total_steps(cfg, len(prep.train), self.world),
+    self.steps, self.lr = (total_steps(cfg, len(prep.rows), self.world),
                            resolve_lr(cfg, prep.n_rows))
     self.stop = self.stop or StopControl(self.run_dir)
     if self.stop.run_dir is None: self.stop.run_dir = Path(self.run_dir)
@@ -320,9 +342,9 @@ def _make_trainer(self:Run):
                     self.lr,
                     prep.eval is not None, self.progress)
     self.trainer = _trainer_cls()(
-        model=self.model, args=args, train_dataset=prep.train.to_hf(), processing_class=self.tok,
+        model=self.model, args=args, train_dataset=prep.rows.to_hf(), processing_class=self.tok,
         eval_dataset=prep.eval.to_hf() if prep.eval else None,
-        data_collator=Collator(self.tok.pad_token_id),
+        data_collator=(PackedCollator if prep.packed else Collator)(self.tok.pad_token_id),
         callbacks=list(self.callbacks.values()), stats=self.stats, extra_state=self.state_dict,
         after_save=self._after_save, loss_opts=dict(temperature=cfg.train.temperature,
                                                     label_smoothing=cfg.train.label_smoothing))
@@ -330,12 +352,13 @@ def _make_trainer(self:Run):
     # progress comes from our ProgressBar listener instead
     self.trainer.remove_callback(PrinterCallback)
 
-# %% ../nbs/03d_train.ipynb #b2f2d9a8
+# %% ../nbs/03d_train.ipynb #9040f12a
 @patch
 def _callbacks(self:Run) -> dict:
     "Events, diagnostics, stop control and early stopping, by name (the name keys their saved state)."
     cfg, prep, t = self.cfg, self.prep, self.cfg.train
-    eb = t.effective_batch * self.world
+    per_row = len(prep.train) / len(prep.rows)             # samples in a batch row (> 1 when packed)
+    eb = round(t.effective_batch * per_row) * self.world
     name, kw = lr_scheduler(cfg)
     schedule = lr_schedule(name, self.lr, self.steps, round(t.warmup_ratio * self.steps),
                            kw.get('min_lr_rate', 0.0))
@@ -346,7 +369,7 @@ def _callbacks(self:Run) -> dict:
                      config=cfg.to_dict(),
                      resumed_from=resumed, run_index=self.run_index, task=self.task)
     n, ri = len(prep.train), self.run_index
-    return dict(events=EventsCallback(self.bus, self.stats, n, t.effective_batch, start, self.world,
+    return dict(events=EventsCallback(self.bus, self.stats, n, eb // self.world, start, self.world,
                                       ri),
                 diagnostics=Diagnostics(self.bus, n, eb, schedule, t.spike_factor, stats=self.stats,
                                         ids=prep.train.ids, run_index=ri,

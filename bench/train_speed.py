@@ -9,6 +9,7 @@ can be stated against it.
 
     python bench/train_speed.py                 # both, on the bundled data (short samples)
     python bench/train_speed.py --data long     # multi-turn samples, ~6x longer
+    python bench/train_speed.py --data mixed --only packing   # 1-12 turn chats: ours unpacked vs packed
     python bench/train_speed.py --profile       # also: where our step's time goes
 """
 import argparse, json, os, random, sys, tempfile, time
@@ -27,10 +28,16 @@ def matmul_tflops(dtype, m, k, n, reps=None):
 
 
 def bench_rows(kind):
-    "Chat rows from the bundled element data: single questions ('short') or 6-question conversations ('long')."
+    "Chat rows from the bundled element data: single questions ('short'), 6-question conversations ('long'), or 1-12 ('mixed')."
     from backprop_nb.data import resolve_data_path
     rows = [json.loads(l) for l in resolve_data_path('demo').read_text().splitlines()]
     if kind == 'short': return rows
+    if kind == 'mixed':
+        rng, out = random.Random(0), []
+        for _ in range(600):
+            k = rng.randint(1, 12)
+            out.append({'messages': [m for r in rng.sample(rows, k) for m in r['messages']]})
+        return out
     out = []
     for i in range(0, len(rows) - 6, 6):
         out.append({'messages': [m for r in rows[i:i+6] for m in r['messages']]})
@@ -73,23 +80,33 @@ def run_trl(model_dir, rows, steps, batch, warmup, out):
     return summarize(timer, warmup), dict(dtype=str(next(tr.model.parameters()).dtype), gradient_checkpointing=args.gradient_checkpointing)
 
 
-def run_ours(rows, steps, batch, warmup, out, profile=False):
-    "backprop_nb's default path on the same rows (its defaults, with the same LoRA, batch and steps)."
+def run_ours(rows, steps, batch, warmup, out, profile=False, **over):
+    "backprop_nb's default path on the same rows (its defaults, with the same LoRA, batch and steps; `over`: other settings)."
     from backprop_nb.config import make_config
     from backprop_nb.data import Sample
     from backprop_nb.train import train
     samples = [Sample(f'bench:{i}', r['messages']) for i, r in enumerate(rows)]
     cfg = make_config(**{'lora.r': 16, 'train.batch_size': batch, 'train.grad_accum': 1, 'train.max_steps': steps,
-                         'data.eval_fraction': 0.0, 'train.save_steps': 10_000, 'run.root': out, 'data.duplicates': 'keep'})
+                         'data.eval_fraction': 0.0, 'train.save_steps': 10_000, 'run.root': out, 'data.duplicates': 'keep',
+                         **over})
     ev = []
     r = train(cfg, listeners=[ev.append], samples=samples, progress=False)
     st = [e for e in ev if e.kind == 'step'][warmup:]
     el = [e.elapsed_s for e in ev if e.kind == 'step']
     secs = el[-1] - el[warmup - 1] if warmup else el[-1]
     toks = sum(e.tokens for e in st)
-    res = dict(steps=len(st), s_per_step=secs / len(st), tokens_per_s=toks / secs, tokens_per_step=toks / len(st))
+    res = dict(steps=len(st), s_per_step=secs / len(st), tokens_per_s=toks / secs, tokens_per_step=toks / len(st),
+               rows=len(r.prepared.rows), samples=len(r.prepared.train), max_length=r.prepared.max_length,
+               padding=padding_share(r.prepared, batch), losses=r.losses()[:3])
     prof = profile_step(r.model, r.tokenizer, r.prepared, batch) if profile else None
     return res, dict(dtype=r.info.dtype, gradient_checkpointing=False), prof
+
+
+def padding_share(prep, batch):
+    "Share of padding in batches of `batch` consecutive length-sorted rows (what grouped batching leaves)."
+    lens = sorted(prep.rows.lengths)
+    groups = [lens[i:i + batch] for i in range(0, len(lens), batch)]
+    return 1 - sum(lens) / sum(max(g) * len(g) for g in groups)
 
 
 def profile_step(model, tok, prep, batch, n=3):
@@ -120,8 +137,8 @@ def profile_step(model, tok, prep, batch, n=3):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--steps', type=int, default=16); ap.add_argument('--warmup', type=int, default=3)
-    ap.add_argument('--batch', type=int, default=8); ap.add_argument('--data', choices=('short', 'long'), default='short')
-    ap.add_argument('--profile', action='store_true'); ap.add_argument('--only', choices=('trl', 'ours'), default=None)
+    ap.add_argument('--batch', type=int, default=8); ap.add_argument('--data', choices=('short', 'long', 'mixed'), default='short')
+    ap.add_argument('--profile', action='store_true'); ap.add_argument('--only', choices=('trl', 'ours', 'packing'), default=None)
     a = ap.parse_args()
     from backprop_nb.models import embedded_model_dir, quiet
     quiet()
@@ -141,12 +158,21 @@ def main():
     prof = None
     if a.only in (None, 'ours'):
         r, info, prof = run_ours(rows, a.steps, a.batch, a.warmup, out + '/ours', a.profile); res['backprop_nb default'] = (r, info)
+    if a.only == 'packing':
+        for p in ('off', 'on'):
+            r, info, _ = run_ours(rows, a.steps, a.batch, a.warmup, out + f'/pack-{p}', **{'data.packing': p})
+            res[f'ours, packing {p}'] = (r, info)
+            print(f'packing {p}: {r["samples"]} samples in {r["rows"]} rows of <= {r["max_length"]} tokens, '
+                  f'padding in grouped batches {r["padding"]:.1%}, first losses {[round(x, 4) for x in r["losses"]]}')
     print(f'\ndata: {a.data} ({len(rows)} rows), batch {a.batch}, {a.steps} steps ({a.warmup} warm-up steps not timed), LoRA r=16 all-linear')
     print(f'{"setup":22s} {"weights":9s} {"grad ckpt":9s} {"s/step":>7s} {"tokens/step":>11s} {"tokens/s":>9s} {"MFU (4N, bf16 peak)":>20s}')
     for name, (r, info) in res.items():
         mfu = 4 * n_params * r['tokens_per_s'] / (peak_bf16 * 1e12)
         print(f'{name:22s} {info["dtype"].replace("torch.", ""):9s} {str(info["gradient_checkpointing"]):9s} {r["s_per_step"]:7.3f} {r["tokens_per_step"]:11.0f} {r["tokens_per_s"]:9.0f} {mfu:20.1%}')
-    if len(res) == 2:
+    if a.only == 'packing':
+        a_, b_ = res['ours, packing off'][0], res['ours, packing on'][0]
+        print(f'\npacked vs unpacked (tokens/s): {b_["tokens_per_s"] / a_["tokens_per_s"]:.2f}x')
+    elif len(res) == 2:
         a_, b_ = res['plain TRL defaults'][0], res['backprop_nb default'][0]
         print(f'\nspeed-up (tokens/s): {b_["tokens_per_s"] / a_["tokens_per_s"]:.2f}x   (target ≥ 2x)')
     if prof: print('\nwhere our step spends its CPU time:', ', '.join(f'{k} {v:.0%}' for k, v in prof.items()))

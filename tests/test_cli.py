@@ -6,8 +6,9 @@ import pytest
 ENV = dict(os.environ, HF_HUB_OFFLINE='1', TOKENIZERS_PARALLELISM='false')
 
 
-def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, '-m', 'backprop_nb.cli', *map(str, args)], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600)
+def cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, '-m', 'backprop_nb.cli', *map(str, args)], capture_output=True, text=True,
+                          env=env or ENV, cwd=cwd, timeout=600)
 
 
 def one_sentence_error(r, *needles):
@@ -21,7 +22,7 @@ def one_sentence_error(r, *needles):
 
 
 @pytest.mark.parametrize('cmd', ['demo', 'train', 'chat', 'resume', 'check-data', 'continual', 'eval', 'export', 'merge-adapters',
-                                 'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid', 'status'])
+                                 'preflight', 'cost', 'sweep', 'run-notebook', 'run-notebook-grid', 'status', 'push'])
 def test_help(cmd):
     r = cli(cmd, '--help')
     assert r.returncode == 0 and 'usage: backprop-nb' in r.stdout
@@ -50,6 +51,18 @@ def test_bad_inputs(tmp_path):
     r = cli('train', '--data', good, '--lora.targets', 'q_proj,attention', '--run.root', tmp_path / 'runs')
     one_sentence_error(r, 'lora.targets names attention, which this model does not have')
     assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').iterdir())   # nothing half-written
+
+
+def test_push_without_a_network_or_a_token_is_one_sentence(tmp_path):
+    "The real hub client, with the network really absent (not HF_HUB_OFFLINE): one sentence, exit 2."
+    folder = tmp_path / 'export'; folder.mkdir()
+    (folder / 'README.md').write_text('---\nlibrary_name: peft\n---\n# x\n'); (folder / 'adapter_config.json').write_text('{}')
+    online = dict(ENV, HF_HUB_OFFLINE='0', HF_HOME=str(tmp_path / 'hf'))
+    one_sentence_error(cli('push', folder, '--repo', 'me/x', '--token', 'hf_x', env=online),
+                       'cannot reach the Hugging Face hub to push me/x', 'nothing was uploaded')
+    no_token = {k: v for k, v in online.items() if k not in ('HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN')}
+    one_sentence_error(cli('push', folder, '--repo', 'me/x', env=no_token), 'no Hugging Face token found', 'notebook_login')
+    assert sorted(p.name for p in folder.iterdir()) == ['README.md', 'adapter_config.json']
 
 
 def test_existing_run_dir_is_never_overwritten(tmp_path):
