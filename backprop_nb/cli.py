@@ -176,7 +176,7 @@ def cmd_status(a):
     print(f"{st.get('status', 'unknown')}: step {st.get('step', 0)}"
           + (f" — {st['message']}" if st.get('message') else ''))
 
-# %% ../nbs/40_cli.ipynb #a4971fbe
+# %% ../nbs/40_cli.ipynb #12747c29
 DATA_CHECK_KNOBS = {'model.name': 'model', 'data.max_length': 'max-length', 'data.format': 'format',
                     'data.on_bad_rows': 'on-bad-rows', 'data.duplicates': 'duplicates',
                     'data.near_duplicates': 'near-duplicates'}
@@ -188,7 +188,7 @@ def cmd_check_data(a):
     from backprop_nb.data import data_report, report_markdown, report_figure
     from backprop_nb.models import resolve_source, load_tokenizer
     cfg = config_from_args(a); d = cfg.data
-    tok = load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path)
+    tok = load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path, cfg.data.chat_template)
     rep, _ = data_report(a.path, tok, d.max_length, d.format, d.on_bad_rows, d.duplicates,
                          d.near_duplicates)
     print(report_markdown(rep))
@@ -323,7 +323,7 @@ def cmd_chat(a):
             msgs.append({'role': 'assistant', 'content': reply.strip()})
     except KeyboardInterrupt: print()
 
-# %% ../nbs/40_cli.ipynb #b4901d90
+# %% ../nbs/40_cli.ipynb #fbbc8bea
 @command('preflight', args=[_arg('config', help='YAML config file')])
 def cmd_preflight(a):
     "Pre-flight: check a config and its data, estimate memory and the plan — every problem at once, in seconds."
@@ -344,7 +344,7 @@ def cmd_cost(a):
     from backprop_nb.data import token_lengths
     cfg = load_config(a.config)
     samples = read_data(cfg).samples
-    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir), samples[:2000])
+    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir, cfg.data.chat_template), samples[:2000])
     arch = arch_of(cfg.model.name, cfg.model.cache_dir)
     print(cost_table(estimate_cost(cfg, arch, float(L.mean()), len(samples), a.run_dir,
                                    load_prices(a.prices))))

@@ -202,7 +202,7 @@ class LoRAConfig(Section):
     @property
     def scale_alpha(self): return self.alpha if self.alpha is not None else 2.0*self.r
 
-# %% ../nbs/00_config.ipynb #4bee4ed3
+# %% ../nbs/00_config.ipynb #5f212c65
 @dataclass
 class DataConfig(Section):
     "Which data to train on and how to prepare it."
@@ -249,6 +249,10 @@ class DataConfig(Section):
     curriculum: str = knob('none',
                            "Order of training samples: 'none' (shuffled), 'length' (short first), "
                            "or the name of a score column (low first).")
+    chat_template: str = knob('auto',
+                              "Chat template: 'auto' (the tokenizer's own; a base model without one gets "
+                              "chatml or plain, with a note), a library name (chatml, llama3, mistral, "
+                              "gemma, phi3, plain) or a .jinja file.")
     packing: str = knob('off',
                         "Pack several samples into each row of max_length tokens (positions restart "
                         "per sample, no attention between samples): 'on', 'off', or 'auto' (on with "

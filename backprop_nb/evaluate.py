@@ -205,7 +205,7 @@ def compare(model, tok, pairs:list, samples:list|None=None, max_new_tokens:int=3
     tl = eval_loss(model, tok, samples, max_length) if samples else None
     return Comparison(base, tuned, dict(base=bl, tuned=tl) if samples else {})
 
-# %% ../nbs/05_evaluate.ipynb #f85dbbfd
+# %% ../nbs/05_evaluate.ipynb #4c4b5584
 def load_run(run_dir, dtype=None):
     "The base model with the run's adapter (plain peft), its tokenizer and the run's config."
     from peft import PeftModel
@@ -216,7 +216,7 @@ def load_run(run_dir, dtype=None):
         raise ConfigError(f'{run_dir} has no adapter/ (is it a finished run directory?); pass the '
                           f'folder that `backprop-nb train` created.')
     cfg = load_config(run_dir/'config.yaml')
-    model, tok, info = load_model(cfg.model)
+    model, tok, info = load_model(cfg.model, chat_template=cfg.data.chat_template)
     return PeftModel.from_pretrained(model, str(run_dir/'adapter')), tok, cfg
 
 def _default_prompts(cfg):

@@ -9,13 +9,14 @@ __all__ = ['EMBEDDED', 'EMBEDDED_NAME', 'TARGET_PRESETS', 'TINY_CHATML', 'ModelE
            'load_model', 'linear_names', 'resolve_targets', 'tiny_tokenizer', 'tiny_model', 'peft_lora_config',
            'add_lora', 'n_trainable', 'lora_param_count']
 
-# %% ../nbs/01_models.ipynb #de00ed34
+# %% ../nbs/01_models.ipynb #79a6a43f
 import contextlib, functools, hashlib, importlib.util, json, logging, os, socket, time, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 from .config import ModelConfig, LoRAConfig, ConfigError
 from .io import atomic_dir, atomic_write_json, file_lock
+from .templates import apply_template
 
 # %% ../nbs/01_models.ipynb #8b405e2e
 class ModelError(ValueError):
@@ -200,7 +201,7 @@ class ModelInfo:
         s = f'{self.name} ({self.source}) · {self.backend} · {self.device} · {self.dtype} · {q} · {self.n_params/1e6:.1f}M params'
         return s + (f' · {self.n_trainable/1e6:.2f}M trainable' if self.n_trainable else '')
 
-# %% ../nbs/01_models.ipynb #e3639865
+# %% ../nbs/01_models.ipynb #b4ecb3c7
 def _bnb_config(mcfg:ModelConfig, dtype):
     if mcfg.quantization == 'none': return None
     if importlib.util.find_spec('bitsandbytes') is None:
@@ -213,16 +214,16 @@ def _bnb_config(mcfg:ModelConfig, dtype):
                                   bnb_4bit_compute_dtype=dtype)
     return BitsAndBytesConfig(load_in_8bit=True)
 
-def load_tokenizer(path:str):
-    "The tokenizer of a model folder, with a pad token and right padding."
+def load_tokenizer(path:str, chat_template:str='auto'):
+    "The tokenizer of a model folder, with a pad token, right padding and the chat template `data.chat_template` asks for."
     quiet()
     from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     tok.padding_side = 'right'
-    return tok
+    return apply_template(tok, chat_template)
 
-# %% ../nbs/01_models.ipynb #09e4ce49
+# %% ../nbs/01_models.ipynb #21dfbe35
 def _load_transformers(src:Source, mcfg:ModelConfig, device, dtype):
     from transformers import AutoModelForCausalLM
     q = _bnb_config(mcfg, dtype)
@@ -250,8 +251,8 @@ def loads_so_far() -> int:
     "How many base models `load_model` has loaded in this process."
     return _LOADS[0]
 
-def load_model(mcfg:ModelConfig=None, max_length:int=2048):
-    "Load the base model and tokenizer; returns (model, tokenizer, ModelInfo)."
+def load_model(mcfg:ModelConfig=None, max_length:int=2048, chat_template:str='auto'):
+    "Load the base model and tokenizer (with `chat_template`, see `templates`); returns (model, tokenizer, ModelInfo)."
     quiet()
     _LOADS[0] += 1
     mcfg = mcfg or ModelConfig()
@@ -260,7 +261,7 @@ def load_model(mcfg:ModelConfig=None, max_length:int=2048):
     if mcfg.quantization != 'none' and dtype == torch.float32 and device == 'cpu':
         dtype = torch.bfloat16
     backend = pick_backend(mcfg.backend, device)
-    tok = load_tokenizer(src.path)
+    tok = load_tokenizer(src.path, chat_template)
     model = (_load_unsloth(src, mcfg, device, dtype, max_length) if backend == 'unsloth'
              else _load_transformers(src, mcfg, device, dtype))
     model.config.use_cache = False

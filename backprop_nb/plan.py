@@ -8,7 +8,7 @@ __all__ = ['QUANT_BYTES', 'OPT_BYTES', 'CPU_RUNTIME', 'GPUS', 'Arch', 'arch_of',
            'config_problems', 'preflight', 'tokenizer_only', 'load_prices', 'measured_tokens_per_s', 'run_device',
            'estimate_cost', 'cost_table']
 
-# %% ../nbs/08_plan.ipynb #ad3cfe8a
+# %% ../nbs/08_plan.ipynb #6c6088bc
 import json, math, os, time
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
@@ -16,6 +16,7 @@ import yaml
 from .config import Config, ConfigError, SECTIONS, make_config, PRESETS, check_fields, load_config
 from .config import load_mapping
 from .models import TARGET_PRESETS, EMBEDDED, EMBEDDED_NAME, cache_root, embedded_gguf, ModelError
+from .templates import apply_template
 
 # %% ../nbs/08_plan.ipynb #b9943ccf
 @dataclass
@@ -248,7 +249,7 @@ def config_problems(raw:dict) -> list:
     "Every invalid field of a raw config dict, one sentence each (not only the first)."
     return check_fields(raw)[1]
 
-# %% ../nbs/08_plan.ipynb #9da72042
+# %% ../nbs/08_plan.ipynb #4785a0d1
 def preflight(config, data_check:bool=True) -> Preflight:
     "Check a config (path, dict or Config) and its data in seconds; collect every problem."
     from backprop_nb.data import load_samples, data_report, DataError
@@ -279,7 +280,7 @@ def preflight(config, data_check:bool=True) -> Preflight:
                 warns.append(f'{len(ld.problems)} bad rows will be dropped; first: '
                              f'{ld.problems[0]}.')
             seq = _check_lengths(cfg, ld, arch, probs, warns, summary)
-        except DataError as e: probs.append(str(e)); seq = cfg.data.max_length
+        except (DataError, ConfigError) as e: probs.append(str(e)); seq = cfg.data.max_length
         for path in filter(None, [cfg.data.eval_path]):
             if not Path(path).exists(): probs.append(f'data.eval_path {path} does not exist.')
     else: seq = cfg.data.max_length
@@ -334,21 +335,24 @@ def _check_model(cfg, probs):
                      f'wide); use a rank well below that, e.g. 8–64.')
     return arch
 
-def tokenizer_only(name:str, cache_dir:str=''):
+def tokenizer_only(name:str, cache_dir:str='', chat_template:str='auto'):
     "A model's tokenizer without converting or loading its weights (the embedded one straight from its GGUF if not yet cached)."
     from transformers import AutoTokenizer
     from backprop_nb.models import load_tokenizer, resolve_source
     if name in ('', EMBEDDED):
         d = cache_root(cache_dir)/'models'/EMBEDDED_NAME
-        if (d/'tokenizer.json').exists(): return load_tokenizer(str(d))
-        g = embedded_gguf(); return AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name)
+        if (d/'tokenizer.json').exists(): return load_tokenizer(str(d), chat_template)
+        g = embedded_gguf()
+        return apply_template(AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name), chat_template)
     if name.lower().endswith('.gguf'):
-        p = Path(name); return AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name)
-    return load_tokenizer(resolve_source(name, cache_dir).path)
+        p = Path(name)
+        return apply_template(AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name), chat_template)
+    return load_tokenizer(resolve_source(name, cache_dir).path, chat_template)
 
 def _check_lengths(cfg, ld, arch, probs, warns, summary):
     from backprop_nb.data import token_lengths, recommend_max_length
-    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir), ld.samples[:2000])
+    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir, cfg.data.chat_template),
+                      ld.samples[:2000])
     rec = recommend_max_length(L); ml = cfg.data.max_length or rec
     trunc = float((L > ml).mean())
     summary['lengths'] = f'p50 {int(sorted(L)[len(L)//2])}, max {int(L.max())} tokens; max_length {ml} (recommended {rec}); {trunc:.0%} truncated'

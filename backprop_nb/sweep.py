@@ -98,7 +98,7 @@ def sweep_root(root, overwrite:bool=False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     return root
 
-# %% ../nbs/09_sweep.ipynb #a3744525
+# %% ../nbs/09_sweep.ipynb #87f23c40
 def sweep(spec, listeners=(), root=None, progress:bool=False, overwrite:bool=False) -> SweepResult:
     "Run every trial of a sweep on one loaded base model; returns the results table and loss curves."
     t0, n0, spec = time.time(), loads_so_far(), _load_spec(spec)
@@ -110,7 +110,7 @@ def sweep(spec, listeners=(), root=None, progress:bool=False, overwrite:bool=Fal
     root = (sweep_root(root, overwrite) if root
             else new_run_dir(replace(cfgs[0].run, name='sweep', dir='')))
     atomic_write_text(root/'sweep.yaml', yaml.safe_dump(spec, sort_keys=False))
-    model, tok, info = load_model(cfgs[0].model)
+    model, tok, info = load_model(cfgs[0].model, chat_template=cfgs[0].data.chat_template)
     rows, curves = [], {}
     for k, (params, cfg) in enumerate(zip(trials, cfgs)):
         if hasattr(model, 'unload'):

@@ -7,7 +7,7 @@ __all__ = ['STRUCTURAL', 'GroupedSampler', 'grad_checkpointing', 'keep_best', 't
            'model_with_lora', 'RunResult', 'save_adapter', 'write_run_report', 'Run', 'train', 'config_changes',
            'describe_changes', 'check_resume_config', 'resume']
 
-# %% ../nbs/03d_train.ipynb #0f458cb1
+# %% ../nbs/03d_train.ipynb #2f4f5714
 import math, os, shutil, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +25,7 @@ from .callbacks import lr_schedule, Tracker, check_trackers, tracking_project
 from .checkpoints import AtomicCheckpoints, prune_checkpoints, latest_checkpoint, checkpoint_state
 from .checkpoints import trim_metrics_after, best_checkpoint
 from .memory import auto_batch
+from .templates import apply_template
 from .io import atomic_dir, atomic_write_text, check_free_space, RunLock
 
 # %% ../nbs/03d_train.ipynb #8d40fe89
@@ -131,12 +132,13 @@ def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_ev
         train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=True,
         label_names=['labels'])
 
-# %% ../nbs/03d_train.ipynb #e5a2c31c
+# %% ../nbs/03d_train.ipynb #2cc6ba9b
 def model_with_lora(cfg:Config, model=None, tok=None):
     "The base model (loaded, or the one given) with a fresh LoRA, or a given peft model as it is."
     from peft import PeftModel
     if model is None:
-        model, tok, info = load_model(cfg.model, max_length=cfg.data.max_length or 2048)
+        model, tok, info = load_model(cfg.model, max_length=cfg.data.max_length or 2048,
+                                      chat_template=cfg.data.chat_template)
     else:
         dev = next(model.parameters()).device.type
         info = ModelInfo(getattr(model.config, '_name_or_path', '') or type(model).__name__,
@@ -171,9 +173,9 @@ class RunResult:
     def losses(self) -> list: return [e.loss for e in self.events if e.kind == 'step']
     def alerts(self) -> list: return [e for e in self.events if e.kind == 'alert']
 
-# %% ../nbs/03d_train.ipynb #e1eb2c50
+# %% ../nbs/03d_train.ipynb #ccd0acf1
 def _tokenizer(cfg:Config):
-    return load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path)
+    return load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path, cfg.data.chat_template)
 
 def _world(device:str):
     "(number of processes, is this the main one); sets up the process group under torchrun / accelerate launch."
@@ -249,7 +251,7 @@ class Run:
         if self.tracker is not None: self.tracker.close(); self.tracker = None
         if self.lock is not None: self.lock.release(); self.lock = None
 
-# %% ../nbs/03d_train.ipynb #a95e38c0
+# %% ../nbs/03d_train.ipynb #bdde51a2
 @patch
 def setup(self:Run):
     "Data, model + LoRA, and only then the run directory, the event bus and the trainer."
@@ -257,7 +259,10 @@ def setup(self:Run):
     # 1. data readable? (fails in a second)
     loaded = read_data(self.cfg) if self.samples is None else None
     check_trackers(self.cfg.train.report_to)
-    self.tok = self.tok or _tokenizer(self.cfg)
+    self.tok = apply_template(self.tok or _tokenizer(self.cfg), self.cfg.data.chat_template)
+    if self.tok.template_note:
+        self.notes.append(Alert(code='chat_template', severity='info', message=self.tok.template_note[0].upper()
+                                + self.tok.template_note[1:], fix='Nothing to do if that template suits your data.'))
     # 2. encoded
     self.prep = prepare_data(self.cfg, self.tok, self.samples, self.eval_samples, loaded)
     # 3. checks target modules

@@ -1,8 +1,9 @@
 """The notebook UI in a real browser: JupyterLab on localhost, Debian's Chromium headless, driven by Playwright.
 
 Opens nbs/tutorials/train.ipynb, runs all cells, and checks that the config form renders, that the dashboard's
-plot updates at least twice while training, and that the Stop button saves a checkpoint. Screenshots are kept
-in test-artifacts/browser/ (one after the form renders, one while training, one after Stop).
+plot updates at least twice while training, that the Stop button saves a checkpoint, and that the chat widget
+answers a typed question from the tuned model and then, toggled, from the base model. Screenshots are kept in
+test-artifacts/browser/ (after the form renders, while training, after Stop, the chat).
 """
 import json, os, shutil, socket, subprocess, sys, time
 from pathlib import Path
@@ -92,5 +93,22 @@ def test_train_tutorial_in_jupyterlab(lab):
         assert cks, list(run.iterdir())
         time.sleep(3)
         page.screenshot(path=str(ART / '3-stopped.png'))
+
+        # the chat widget under it: a question to the tuned model, then the same to the base model
+        replies = []
+        for who in ('tuned', 'base'):
+            box = page.locator('.bp-chat input[type="text"]').first
+            box.wait_for(timeout=300_000)
+            if who == 'base': page.locator('.bp-chat button:has-text("base")').first.click()
+            box.fill('What is the chemical symbol of Gold?')
+            page.locator('.bp-chat button:has-text("Send")').first.click()
+            page.wait_for_function(f"document.querySelectorAll('.bp-chat .bp-reply').length >= {len(replies) + 1}", timeout=60_000)
+            page.wait_for_function("!document.querySelector('.bp-chat button.mod-primary').disabled", timeout=120_000)
+            reply = page.locator('.bp-chat .bp-reply').nth(len(replies))
+            replies.append((reply.locator('b').inner_text(), reply.locator('span').inner_text()))
+        page.locator('.bp-chat').first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ART / '4-chat.png'))
         browser.close()
-    print(f'plot updates seen: {len(set(seen)) - 1}; stopped at step {status["step"]}; checkpoint {cks[-1].name}; screenshots in {ART}')
+    assert [w for w, _ in replies] == ['tuned', 'base'] and all(t.strip() for _, t in replies), replies
+    print(f'plot updates seen: {len(set(seen)) - 1}; stopped at step {status["step"]}; checkpoint {cks[-1].name}; '
+          f'chat replies {replies}; screenshots in {ART}')

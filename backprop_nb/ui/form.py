@@ -77,7 +77,7 @@ class ConfigForm:
         from IPython.display import display
         display(self.widget)
 
-# %% ../../nbs/20_ui_form.ipynb #d5973534
+# %% ../../nbs/20_ui_form.ipynb #06e6594e
 def _wire(self:ConfigForm):
     for key, w in self.inputs.items():
         w.observe(functools.partial(self._on_field, key), names='value')
@@ -96,7 +96,9 @@ def _on_field(self:ConfigForm, key, change):
 
 def _on_preset(self:ConfigForm, change):
     for key, v in PRESETS[change['new']].items():
-        if key in self.inputs: self.inputs[key].value = v
+        if key in self.inputs:
+            w = self.inputs[key]
+            w.value = to_text(v) if isinstance(w, W.Text) else v
     self._update_status()
 
 def _update_status(self:ConfigForm):
