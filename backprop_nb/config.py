@@ -442,8 +442,8 @@ class EvalConfig(Section):
     chat_tokens: int = knob(256, "Longest chat reply, in tokens.", lo=1, hi=32768, hashed=False)
     system: str = knob('', "System message at the start of a chat (empty = none).", hashed=False)
 
-# %% ../nbs/00_config.ipynb #3fcf8d4a
-GGUF_TYPES = ('f16', 'q8_0', 'f32')
+# %% ../nbs/00_config.ipynb #4881c3ab
+GGUF_TYPES = ('f16', 'q8_0', 'f32', 'q4_k_m', 'q5_k_m')   # the K-quants come from llama.cpp's quantizer
 MERGE_METHODS = ('linear', 'ties', 'dare', 'dare_ties')
 
 @dataclass
@@ -456,7 +456,9 @@ class ExportConfig(Section):
                        choices=('merged', 'adapter', 'gguf'), hashed=False)
     dtype: str = knob('float16', "Dtype of a merged model.",
                       choices=('float16', 'bfloat16', 'float32'), hashed=False)
-    quant: str = knob('f16', "GGUF tensor type.", choices=GGUF_TYPES, hashed=False)
+    quant: str = knob('f16',
+                      "GGUF tensor type: f16, q8_0, f32, or the K-quants q4_k_m / q5_k_m (these need "
+                      "llama.cpp's quantizer: pip install llama-cpp-python).", choices=GGUF_TYPES, hashed=False)
     merge_method: str = knob('linear',
                              "How `merge-adapters` combines adapters: linear, ties, dare or "
                              "dare_ties.",

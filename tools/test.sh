@@ -10,6 +10,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then     # for t
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: the browser test will be skipped" >&2
 fi
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+bash tools/llama_cpp.sh                                           # llama.cpp as a peer for the GGUF tests
+export BACKPROP_NB_REQUIRE_LLAMA_CPP=1
 python tools/check_sync.py
 python -c 'from backprop_nb.models import embedded_model_dir; embedded_model_dir()'   # convert the embedded model once
 nbdev_test --n_workers 2 --flags "${TEST_FLAGS:-}"
