@@ -259,7 +259,7 @@ class DataConfig(Section):
                         "a GPU; on a CPU grouped batches already leave < 1 % padding).",
                         choices=('auto', 'on', 'off'))
 
-# %% ../nbs/00_config.ipynb #97c065b0
+# %% ../nbs/00_config.ipynb #708e95dd
 SCHEDULERS = ('cosine','linear','constant','constant_with_warmup','cosine_with_min_lr')
 TRACKERS = ('tensorboard', 'trackio', 'wandb', 'mlflow')
 
@@ -293,8 +293,11 @@ class TrainConfig(Section):
     weight_decay: float = knob(0.0, "AdamW weight decay on the LoRA weights.", lo=0, hi=1)
     max_grad_norm: float = knob(1.0, "Clip the gradient norm to this value (0 = no clipping).",
                                 lo=0)
-    optimizer: str = knob('adamw_torch', "Optimizer (transformers name).",
-                          choices=('adamw_torch','adamw_torch_fused','adamw_bnb_8bit','adafactor','sgd'))
+    optimizer: str = knob('adamw_torch',
+                          "Optimizer (transformers name); QLoRA on a small GPU: paged_adamw_8bit (8-bit states, "
+                          "paged to CPU memory under pressure).",
+                          choices=('adamw_torch', 'adamw_torch_fused', 'adamw_bnb_8bit', 'paged_adamw_8bit',
+                                   'paged_adamw_32bit', 'adafactor', 'sgd'))
     seed: int = knob(42, "Random seed for LoRA init, data order and dropout.", lo=0, hi=2**32-1)
     eval_steps: int = knob(0, "Evaluate every N steps; 0 = about 5 times per run.", lo=0)
     save_steps: int = knob(0,

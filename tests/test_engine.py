@@ -151,6 +151,33 @@ def test_two_processes_match_one(work):
     assert worst < 1e-2                                                    # tolerance: 1 % (reduction order, then Adam)
 
 
+LAUNCHER = """
+import sys, json
+from backprop_nb.launch import train_processes       # the first import of a fresh Kaggle kernel
+from backprop_nb.config import make_config
+cfg = make_config(**json.loads(sys.argv[1]))
+st = train_processes(cfg, processes=2, run_dir=sys.argv[2])     # what a notebook cell on Kaggle's two T4s runs
+print(json.dumps({'status': st['status'], 'step': st['step']}))
+"""
+
+
+def test_notebook_launcher_two_processes_match_one(work):
+    "train_processes (accelerate's notebook launcher, 2 CPU processes) with 2 samples each = 1 process with 4."
+    common = dict(model=str(work / 'model'), data=str(work / 'data.jsonl'), steps=12, lr=3e-3,
+                  **{'train.order': 'sequential', 'train.grad_accum': 1, 'data.eval_fraction': 0, 'train.save_steps': 100,
+                     'lora.r': 8, 'train.eval_steps': 10})
+    one, two = work / 'one-proc-nb', work / 'two-procs-nb'
+    run('train', *[x for k, v in common.items() for x in (f'--{k}', str(v))], '--train.batch_size', '4', '--run-dir', one)
+    r = subprocess.run([sys.executable, '-c', LAUNCHER, json.dumps({**common, 'train.batch_size': 2}), str(two)],
+                       capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == {'status': 'finished', 'step': 12}
+    a, b = steps(one), steps(two)
+    assert [s for s, _ in a] == [s for s, _ in b] == list(range(1, 13))      # rank 0 alone wrote, every step once
+    assert a[0][1] == pytest.approx(b[0][1], rel=1e-5)
+    assert max(abs(x - y) / x for (_, x), (_, y) in zip(a, b)) < 1e-2
+
+
 NAN = """
 import sys, torch, backprop_nb.train as T
 real = T._trainer_cls
