@@ -77,7 +77,7 @@ def _trainer_cls():
             return (loss, None) if return_outputs else loss
     return BackpropTrainer
 
-# %% ../nbs/03d_train.ipynb #3bc5f478
+# %% ../nbs/03d_train.ipynb #ea9fa90a
 def grad_checkpointing(cfg:Config, device:str) -> bool:
     "'auto': on for GPUs with a quantized base (memory-bound), off on CPU (only costs time there)."
     g = cfg.train.grad_checkpointing
@@ -106,6 +106,14 @@ def precision(device:str, dtype) -> dict:
     "The Trainer's mixed precision: bf16 autocast on bf16 GPUs, fp16 autocast with loss scaling on older ones (T4), none on a CPU."
     return dict(bf16=device == 'cuda' and dtype == torch.bfloat16, fp16=device == 'cuda' and dtype == torch.float16)
 
+def _checkpointing(on:bool) -> dict:
+    "Activation checkpointing under the name this TRL knows (1.16: activation_checkpointing; 1.15, unsloth's pin: gradient_checkpointing)."
+    import dataclasses
+    from trl import SFTConfig
+    name = ('activation_checkpointing' if 'activation_checkpointing' in {f.name for f in dataclasses.fields(SFTConfig)}
+            else 'gradient_checkpointing')
+    return {name: on, f'{name}_kwargs': {'use_reentrant': False}}
+
 def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_eval:bool,
              progress:bool=True, backend:str='transformers+peft'):
     "TRL's SFTConfig for our config: every value comes from the config, none from TRL's own defaults."
@@ -129,8 +137,7 @@ def sft_args(cfg:Config, out_dir, device:str, dtype, steps:int, lr:float, has_ev
         prediction_loss_only=True,
         **precision(device, dtype), use_cpu=device == 'cpu',
         # unsloth checkpoints activations itself (its get_peft_model): the Trainer must not add its own on top
-        activation_checkpointing=grad_checkpointing(cfg, device) and backend != 'unsloth',
-        activation_checkpointing_kwargs={'use_reentrant': False},
+        **_checkpointing(grad_checkpointing(cfg, device) and backend != 'unsloth'),
         report_to='none', remove_unused_columns=False,
         dataset_kwargs={'skip_prepare_dataset': True},
         train_sampling_strategy=order, dataloader_num_workers=0, disable_tqdm=True,

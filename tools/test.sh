@@ -16,3 +16,6 @@ python tools/check_sync.py
 python -c 'from backprop_nb.models import embedded_model_dir; embedded_model_dir()'   # convert the embedded model once
 nbdev_test --n_workers 2 --flags "${TEST_FLAGS:-}"
 python -m pytest -q tests ${PYTEST_ARGS:-}
+# the unsloth backend, for real, in a second venv with unsloth's own pins (its CPU fallback: no GPU needed)
+bash tools/unsloth_venv.sh
+BACKPROP_NB_REQUIRE_UNSLOTH=1 .venv-unsloth/bin/python -m pytest -q tests/test_unsloth.py
