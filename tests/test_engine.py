@@ -164,7 +164,7 @@ print(json.dumps({'status': st['status'], 'step': st['step']}))
 def test_notebook_launcher_two_processes_match_one(work):
     "train_processes (accelerate's notebook launcher, 2 CPU processes) with 2 samples each = 1 process with 4."
     common = dict(model=str(work / 'model'), data=str(work / 'data.jsonl'), steps=12, lr=3e-3,
-                  **{'train.order': 'sequential', 'train.grad_accum': 1, 'data.eval_fraction': 0, 'train.save_steps': 100,
+                  **{'train.order': 'sequential', 'train.grad_accum': 1, 'data.eval_fraction': 0, 'train.save_steps': 4,
                      'lora.r': 8, 'train.eval_steps': 10})
     one, two = work / 'one-proc-nb', work / 'two-procs-nb'
     run('train', *[x for k, v in common.items() for x in (f'--{k}', str(v))], '--train.batch_size', '4', '--run-dir', one)
@@ -176,6 +176,11 @@ def test_notebook_launcher_two_processes_match_one(work):
     assert [s for s, _ in a] == [s for s, _ in b] == list(range(1, 13))      # rank 0 alone wrote, every step once
     assert a[0][1] == pytest.approx(b[0][1], rel=1e-5)
     assert max(abs(x - y) / x for (_, x), (_, y) in zip(a, b)) < 1e-2
+    # checkpoints written by both ranks through rank 0's staging folder, with barriers: all complete, none half-made
+    saved = [r['step'] for r in map(json.loads, open(two / 'metrics.jsonl')) if r['kind'] == 'checkpoint']
+    assert saved == [4, 8, 12], saved                                       # each once, written by rank 0
+    assert sorted(p.name for p in (two / 'checkpoints').iterdir()) == ['checkpoint-12']   # pruned; no .staging left
+    assert (two / 'checkpoints' / 'checkpoint-12' / 'adapter_model.safetensors').exists()
 
 
 NAN = """
