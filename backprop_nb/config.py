@@ -375,7 +375,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #b458b19b
+# %% ../nbs/00_config.ipynb #5e0412de
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -416,6 +416,10 @@ class ContinualConfig(Section):
                                 choices=('recent','random','hard'))
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
     eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
+    scoring: str = knob('auto',
+                        "How held-out prompts are scored: 'labels' (the most likely of the task's own answers, "
+                        "one forward pass each), 'generate' (exact match of a greedy answer), or 'auto' (labels "
+                        "when a task's answers are a few fixed labels).", choices=('auto', 'labels', 'generate'))
     on_diverge: str = knob('skip',
                            "A task whose loss goes NaN is never merged: 'skip' restores the LoRA "
                            "from before it and goes on, 'stop' ends the sequence there.",

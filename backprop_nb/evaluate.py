@@ -4,16 +4,18 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'normalize', 'exact_match', 'contains', 'token_f1', 'regex_match', 'generate', 'PromptResult',
-           'score_answers', 'eval_prompts', 'eval_loss', 'Comparison', 'compare', 'load_run', 'read_prompt_file',
-           'evaluate_run', 'load_for_chat', 'sampling_kwargs', 'stream_reply']
+           'score_answers', 'eval_prompts', 'label_tokens', 'choose_labels', 'score_labels', 'eval_loss', 'Comparison',
+           'compare', 'load_run', 'read_prompt_file', 'evaluate_run', 'load_for_chat', 'sampling_kwargs',
+           'stream_reply']
 
-# %% ../nbs/05_evaluate.ipynb #ebb2556f
+# %% ../nbs/05_evaluate.ipynb #fc021055
 import json, math, re, string, time
 from collections import Counter
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import torch
 from .io import atomic_write_text, atomic_write_json
+from .data import DataError
 
 # %% ../nbs/05_evaluate.ipynb #6c4ad988
 def normalize(s:str) -> str:
@@ -106,6 +108,41 @@ def eval_prompts(model, tok, pairs:list, name:str='model',
     prompts, golds = [p for p, _ in pairs], [g for _, g in pairs]
     preds = generate(model, tok, prompts, max_new_tokens, batch_size, progress=progress)
     return PromptResult(name, prompts, golds, preds, score_answers(preds, golds, metrics, patterns))
+
+# %% ../nbs/05_evaluate.ipynb #22746622
+def label_tokens(tok, labels:list) -> list:
+    "The first token of each label as a reply; labels that begin with the same token are refused."
+    ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
+    for i, a in enumerate(ids):
+        if a in ids[:i]:
+            raise DataError(f'the labels {labels[ids.index(a)]!r} and {labels[i]!r} begin with the same token '
+                            f'({tok.convert_ids_to_tokens(a)!r}); choose labels that differ at their start.')
+    return ids
+
+@torch.no_grad()
+def choose_labels(model, tok, prompts:list, labels:list, batch_size:int=32, system:str|None=None) -> list:
+    "For each prompt, the label whose first token is the most likely reply (one forward pass per prompt)."
+    ids, dev = label_tokens(tok, labels), next(model.parameters()).device
+    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False, add_generation_prompt=True)
+             for p in prompts]
+    was, side = model.training, tok.padding_side
+    model.eval(); tok.padding_side = 'left'
+    out = []
+    try:
+        for s in range(0, len(texts), batch_size):
+            enc = tok(texts[s:s+batch_size], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
+            pos = (enc['attention_mask'].cumsum(-1) - 1).clamp(min=0)
+            logits = model(**enc, position_ids=pos, logits_to_keep=1).logits[:, -1, ids]
+            out += [labels[k] for k in logits.argmax(-1).tolist()]
+    finally:
+        tok.padding_side = side
+        if was: model.train()
+    return out
+
+def score_labels(model, tok, pairs:list, labels:list, batch_size:int=32) -> list:
+    "1.0 / 0.0 per (prompt, gold label): whether the model's most likely label is the gold one."
+    picks = choose_labels(model, tok, [p for p, _ in pairs], labels, batch_size)
+    return [float(p == g) for p, (_, g) in zip(picks, pairs)]
 
 # %% ../nbs/05_evaluate.ipynb #9903a119
 @torch.no_grad()
