@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['Task', 'task_labels', 'load_tasks', 'replay_samples', 'cl_metrics', 'ContinualResult', 'task_lr', 'reset_lora',
-           'score_items', 'score', 'ContinualState', 'branch', 'tasks_fingerprint', 'second_reading', 'continual',
-           'matrix_markdown', 'continual_markdown', 'matrix_figure']
+           'score_items', 'score', 'score_all', 'ContinualState', 'branch', 'tasks_fingerprint', 'second_reading',
+           'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
 # %% ../nbs/06_continual.ipynb #5e8987c0
 import dataclasses, hashlib, json, math, random, shutil, time, typing
@@ -156,7 +156,7 @@ def task_lr(cfg:Config, i:int, n_rows:int) -> float:
         return float(cc.lrs[i-1])
     return resolve_lr(cfg, n_rows) * cc.lr_decay ** (i - 1)
 
-# %% ../nbs/06_continual.ipynb #ba0c94c3
+# %% ../nbs/06_continual.ipynb #33e86385
 @torch.no_grad()
 def reset_lora(model):
     "A fresh LoRA in place: A re-drawn (Kaiming uniform), B = 0 — what peft does for a new adapter."
@@ -175,7 +175,7 @@ def score(model, tok, task:Task, max_new_tokens:int=24) -> float:
     items = score_items(model, tok, task, max_new_tokens)
     return sum(items) / len(items)
 
-def _score_all(model, tok, tasks, upto, cfg:Config) -> tuple:
+def score_all(model, tok, tasks, upto, cfg:Config) -> tuple:
     "(scores, per-prompt scores) of the first `upto` tasks (None for the rest)."
     items = [score_items(model, tok, t, cfg.eval.max_new_tokens) if j < upto else None
              for j, t in enumerate(tasks)]
@@ -277,7 +277,7 @@ def branch(src, dest, cfg:Config) -> Path:
     st.save(dest)
     return dest
 
-# %% ../nbs/06_continual.ipynb #ad7c3bba
+# %% ../nbs/06_continual.ipynb #7533c313
 def _root(cfg:Config, root, resume:bool) -> Path:
     "The continual run's folder: the one to resume, or a new one holding config.yaml."
     root = Path(root) if root else (Path(cfg.run.dir) if cfg.run.dir else None)
@@ -315,7 +315,7 @@ def _check_resume(root, cfg:Config, tasks:list, st:ContinualState, force:bool):
 def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -> ContinualState:
     "A resumed state (merged LoRA loaded, an interrupted task's folder set aside) or a new one with base scores."
     if not resume:
-        with model.disable_adapter(): base, items = _score_all(model, tok, tasks, len(tasks), cfg)
+        with model.disable_adapter(): base, items = score_all(model, tok, tasks, len(tasks), cfg)
         return ContinualState(merger=_merger(cfg), base=base, base_details=items, config=cfg.to_dict(),
                               config_hash=config_hash(cfg), data_fingerprint=tasks_fingerprint(tasks))
     st = ContinualState.load(root, cfg)
@@ -324,7 +324,7 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -
     if st.merger is not None: st.merger.load_merged(model)
     return st
 
-# %% ../nbs/06_continual.ipynb #c22ad043
+# %% ../nbs/06_continual.ipynb #3ede9c4f
 def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
                 progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
@@ -361,7 +361,7 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
         ms = st.merger.after_task(model); st.merger.load_merged(model)
         st.merges.append(ms); bus.publish(Merge(run_index=i-1, stats=ms))
     else: st.last = get_state(model)
-    scores, items = _score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i, cfg)
+    scores, items = score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i, cfg)
     st.matrix.append(scores); st.details.append(items); st.done = i
     if i == len(tasks): st.generated = second_reading(model, tok, tasks)
     st.save(root)                                                # saved before anyone is told

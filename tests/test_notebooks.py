@@ -27,7 +27,8 @@ CHECKS = {
     'progressive': lambda m: m['stacks'] == 3 and m['final_eval_loss'] < math.log(256),     # better than uniform bytes
     'evaluate': lambda m: 0 <= m['base_exact_match'] <= m['tuned_exact_match'] <= 1 and m['gguf_mib'] > 100,
     'train': lambda m: m['status'] == 'finished' and m['steps'] == 60 and m['tuned_exact_match'] > m['base_exact_match'],
-    'continual': lambda m: 0 <= m['AA'] <= 1 and -1 <= m['BWT'] <= 1 and m['seconds'] > 0,
+    'continual': lambda m: 0 <= m['AA'] <= 1 and -1 <= m['BWT'] <= 1 and m['seconds'] > 0 and m['bench_orders'] == 2
+                           and 0 <= m['bench_slao_AA'] <= 1 and 0 <= m['bench_sequential_AA'] <= 1,
     'index': lambda m: m['final_loss'] < 1.0 and m['tuned_exact_match'] > m['base_exact_match'],
     'what_is_trained': lambda m: m['mask_equal_by_hand'] and m['prompt_loss_every_token'] < m['prompt_loss_replies_only'],
     'qlora_numbers': lambda m: m['packed_bit_exact'] and m['dequant_bit_exact'] and m['nf4_code_error'] < 1e-6
