@@ -295,7 +295,8 @@ class StopControl(TrainerCallback):
             print('\nbackprop_nb: stopping after this step and saving a checkpoint (Ctrl-C again '
                   'to abort without saving)...', file=sys.stderr)
         elif signum in (signal.SIGTERM, signal.SIGHUP) and not self.flag.is_set():
-            print(f'\nbackprop_nb: got {signal.Signals(signum).name}; saving a checkpoint after this '
+            print(f'\nbackprop_nb: got {signal.Signals(signum).name}; saving a checkpoint after '
+                  f'this '
                   f'step and stopping...', file=sys.stderr)
         self.stop(f'signal {signal.Signals(signum).name}')
 
@@ -323,7 +324,8 @@ class EarlyStopping(TrainerCallback):
         self.best, self.bad, self.stopped_at, self.best_step = float('inf'), 0, None, None
         self.save_best = save_best   # checkpoint at every new best, so that the best can be shipped
 
-    def state_dict(self) -> dict: return dict(best=self.best, bad=self.bad, best_step=self.best_step)
+    def state_dict(self) -> dict:
+        return dict(best=self.best, bad=self.bad, best_step=self.best_step)
     def load_state_dict(self, d:dict):
         self.best, self.bad, self.best_step = d['best'], d['bad'], d.get('best_step')
 
@@ -334,7 +336,8 @@ class EarlyStopping(TrainerCallback):
         if self.patience <= 0:
             if l < self.best: self.best, self.best_step = l, state.global_step
             return
-        if l < self.best - self.threshold: self.best, self.bad, self.best_step = l, 0, state.global_step
+        if l < self.best - self.threshold:
+            self.best, self.bad, self.best_step = l, 0, state.global_step
         else: self.bad += 1
         if self.bad >= self.patience:
             control.should_training_stop = True
@@ -390,7 +393,8 @@ def check_trackers(names):
     import importlib.util
     for n in names:
         if importlib.util.find_spec(TRACKER_PACKAGES[n]) is None:
-            raise ConfigError(f'train.report_to names {n}, but the {TRACKER_PACKAGES[n]} package is '
+            raise ConfigError(f'train.report_to names {n}, but the {TRACKER_PACKAGES[n]} package '
+                              f'is '
                               f'not installed; pip install {TRACKER_PACKAGES[n]}, or drop {n} from '
                               f'train.report_to.')
 

@@ -72,7 +72,8 @@ def checkpoint_bytes(root, model) -> int:
     "Space the next checkpoint needs: the size of the newest one, else 4× the trainable weights (weights, 2 Adam moments, slack)."
     last = latest_checkpoint(root)
     if last is not None: return sum(p.stat().st_size for p in last.rglob('*') if p.is_file())
-    return 4 * sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad) + 2**20
+    return 4 * sum(p.numel() * p.element_size() for p in model.parameters()
+                   if p.requires_grad) + 2**20
 
 # %% ../nbs/03c_checkpoints.ipynb #1082965b
 def _by_eval_loss(root) -> list:

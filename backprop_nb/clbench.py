@@ -21,7 +21,8 @@ def _pkg(name:str) -> Path:
     "An installed package's folder, found without importing it."
     spec = importlib.util.find_spec(name)
     if spec is None:
-        raise ConfigError(f'the continual benchmark builds its tasks from the {name} package, which is not '
+        raise ConfigError(f'the continual benchmark builds its tasks from the {name} package, '
+                          f'which is not '
                           f'installed; pip install "backprop_nb[bench]".')
     return Path(spec.submodule_search_locations[0])
 
@@ -36,7 +37,8 @@ def _textblob_lexicon() -> dict:
 def sentiment_rows() -> list:
     "(word, positive / negative, word) from VADER's human ratings (|mean| ≥ 1), English words only."
     words, rows = _textblob_lexicon(), []
-    for line in (_pkg('vaderSentiment')/'vader_lexicon.txt').read_text(encoding='utf-8', errors='replace').splitlines():
+    for line in (_pkg('vaderSentiment')/'vader_lexicon.txt').read_text(encoding='utf-8',
+            errors='replace').splitlines():
         parts = line.split('\t')
         if len(parts) < 2: continue
         w, s = parts[0], float(parts[1])
@@ -47,7 +49,8 @@ def sentiment_rows() -> list:
 def pos_rows() -> list:
     "(word, Penn tag, word) for words TextBlob's lexicon tags one way only (NN, VB, JJ or RB)."
     return [(w, t[0], w) for w, t in _textblob_lexicon().items()
-            if len(t) == 1 and t[0] in ('NN', 'VB', 'JJ', 'RB') and w.isalpha() and w.islower() and len(w) > 2]
+            if len(t) == 1 and t[0] in ('NN', 'VB', 'JJ', 'RB') and w.isalpha() and w.islower()
+            and len(w) > 2]
 
 # %% ../nbs/06a_clbench.ipynb #e1b89f77
 LANGS = {'fr': 'French', 'de': 'German', 'es': 'Spanish', 'it': 'Italian', 'nl': 'Dutch'}
@@ -59,22 +62,26 @@ def lang_rows() -> list:
     en, names = Locale('en').territories, {}
     for code, lang in LANGS.items():
         for t, n in Locale(code).territories.items():
-            if len(t) == 2 and t.isalpha() and n != en.get(t): names.setdefault(n, []).append((lang, t))
+            if len(t) == 2 and t.isalpha() and n != en.get(t):
+                names.setdefault(n, []).append((lang, t))
     return [(n, v[0][0], v[0][1]) for n, v in names.items() if len({l for l, _ in v}) == 1]
 
 def entity_rows() -> list:
     "(name, country / currency / language / region, name) from ISO tables."
     _pkg('pycountry')
     import pycountry
-    rows = [(c.name, 'country') for c in pycountry.countries] + [(c.name, 'currency') for c in pycountry.currencies]
+    rows = [(c.name, 'country') for c in pycountry.countries] + [(c.name, 'currency')
+            for c in pycountry.currencies]
     rows += [(l.name, 'language') for l in pycountry.languages
              if getattr(l, 'type', '') == 'L' and getattr(l, 'scope', '') == 'I']
-    rows += [(s.name, 'region') for s in pycountry.subdivisions if s.type in ('Province', 'State', 'Region')]
+    rows += [(s.name, 'region') for s in pycountry.subdivisions
+             if s.type in ('Province', 'State', 'Region')]
     seen = {}
     for n, k in rows: seen.setdefault(n, set()).add(k)
     return [(n, k, n) for n, k in rows if len(seen[n]) == 1]
 
-SCRIPTS = {'LATIN': 'Latin', 'GREEK': 'Greek', 'CYRILLIC': 'Cyrillic', 'ARABIC': 'Arabic', 'GEORGIAN': 'Georgian'}
+SCRIPTS = {'LATIN': 'Latin', 'GREEK': 'Greek', 'CYRILLIC': 'Cyrillic', 'ARABIC': 'Arabic',
+           'GEORGIAN': 'Georgian'}
 
 def script_rows() -> list:
     "(letter, its script, letter) from the Unicode character database."
@@ -98,17 +105,22 @@ BENCH_TASKS = {t.name: t for t in (
     BenchTask('sentiment', sentiment_rows, 'Sentiment of the word “{}”?', ('positive', 'negative')),
     BenchTask('pos', pos_rows, 'Penn Treebank tag of “{}”?', ('NN', 'VB', 'JJ', 'RB')),
     BenchTask('lang', lang_rows, 'Which language is “{}” in?', tuple(LANGS.values())),
-    BenchTask('entity', entity_rows, 'What kind of name is “{}”?', ('country', 'currency', 'language', 'region')),
-    BenchTask('script', script_rows, 'Which script is the letter “{}” from?', tuple(SCRIPTS.values())))}
+    BenchTask('entity', entity_rows, 'What kind of name is “{}”?',
+              ('country', 'currency', 'language', 'region')),
+    BenchTask('script', script_rows, 'Which script is the letter “{}” from?',
+              tuple(SCRIPTS.values())))}
 
 # %% ../nbs/06a_clbench.ipynb #d74b2fbc
 def split_task(rows:list, labels:tuple, n_train:int, n_held:int, seed:int=0) -> tuple:
     "(train, held-out) rows, balanced over `labels`, with every entity on one side only."
     ents = sorted({e for _, _, e in rows}); random.Random(seed).shuffle(ents)
-    for share in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5):           # the smallest held-out share that fills both sides
-        out = _fill(rows, labels, set(ents[:max(1, round(share * len(ents)))]), n_train, n_held, seed)
+    # the smallest held-out share that fills both sides
+    for share in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+        out = _fill(rows, labels, set(ents[:max(1, round(share * len(ents)))]), n_train, n_held,
+                    seed)
         if out: return out
-    raise DataError(f'the rows cannot give {n_train // len(labels)} training and {n_held // len(labels)} held-out '
+    raise DataError(f'the rows cannot give {n_train // len(labels)} training and '
+                    f'{n_held // len(labels)} held-out '
                     f'rows for each of {", ".join(labels)} with no entity in both; ask for fewer.')
 
 def _fill(rows, labels, held_ents, n_train, n_held, seed):
@@ -129,9 +141,11 @@ def write_task(task:BenchTask, folder, n_train:int=400, n_held:int=160, seed:int
     train, held = split_task(task.rows(), task.labels, n_train, n_held, seed)
     q = task.question.format
     tr = write_jsonl(Path(folder)/f'{task.name}.jsonl',
-                     [{'messages': [{'role': 'user', 'content': q(x)}, {'role': 'assistant', 'content': y}]}
+                     [{'messages': [{'role': 'user', 'content': q(x)},
+                                    {'role': 'assistant', 'content': y}]}
                       for x, y, _ in train])
-    ho = write_jsonl(Path(folder)/f'{task.name}-heldout.jsonl', [{'prompt': q(x), 'answer': y} for x, y, _ in held])
+    ho = write_jsonl(Path(folder)/f'{task.name}-heldout.jsonl',
+                     [{'prompt': q(x), 'answer': y} for x, y, _ in held])
     return tr, ho
 
 # %% ../nbs/06a_clbench.ipynb #ba0d0285
@@ -143,8 +157,10 @@ METHODS = {
     'slao': {'continual.method': 'slao'},
     'slao_no_orth': {'continual.method': 'slao_no_orth'},
     'slao_last_merge': {'continual.method': 'slao_last_merge'},
-    'slao+replay_random': {'continual.method': 'slao', 'continual.replay': 0.1, 'continual.replay_strategy': 'random'},
-    'slao+replay_recent': {'continual.method': 'slao', 'continual.replay': 0.1, 'continual.replay_strategy': 'recent'},
+    'slao+replay_random': {'continual.method': 'slao', 'continual.replay': 0.1,
+                           'continual.replay_strategy': 'random'},
+    'slao+replay_recent': {'continual.method': 'slao', 'continual.replay': 0.1,
+                           'continual.replay_strategy': 'recent'},
 }
 
 @dataclass
@@ -175,14 +191,18 @@ def bench_config(bc:BenchConfig, files:dict, order:tuple, method:str, root) -> '
     "The continual config of one method on one task order."
     return make_config(**{
         'continual.tasks': ','.join(str(files[t][0]) for t in order),
-        'continual.eval_sets': ','.join(str(files[t][1]) for t in order), 'continual.scoring': 'labels',
+        'continual.eval_sets': ','.join(str(files[t][1]) for t in order),
+        'continual.scoring': 'labels',
         'continual.eval_future': True, 'train.grad_accum': 1, 'train.save_steps': 100_000,
-        'train.eval_steps': 100_000, 'data.eval_fraction': 0.0, 'train.seed': bc.seed, 'run.root': str(root),
+        'train.eval_steps': 100_000, 'data.eval_fraction': 0.0, 'train.seed': bc.seed,
+        'run.root': str(root),
         'run.name': method.replace('+', '_'), **bc.settings, **METHODS[method]})
 
 def _summary(r, method, order, k) -> dict:
-    return dict(method=method, order=k, tasks=list(order), matrix=r.matrix, details=r.details, base=r.base,
-                base_details=r.base_details, metrics=r.metrics, generated=r.generated, seconds=r.seconds)
+    return dict(method=method, order=k, tasks=list(order), matrix=r.matrix, details=r.details,
+                base=r.base,
+                base_details=r.base_details, metrics=r.metrics, generated=r.generated,
+                seconds=r.seconds)
 
 def run_order(bc, files, order, k, model, tok, out, progress=False) -> list:
     "Task 1 once, then every method of this order branched from it."
@@ -196,9 +216,12 @@ def run_order(bc, files, order, k, model, tok, out, progress=False) -> list:
         cfg = bench_config(bc, files, order, m, out)
         root = branch(first.root, Path(out)/f'order{k}-{m.replace("+", "_")}', cfg)
         r = continual(cfg, model=model, tokenizer=tok, root=root, resume=True, progress=progress)
-        r.seconds += first.seconds                         # what task 1 cost is part of every method's time
+        # what task 1 cost is part of every method's time
+        r.seconds += first.seconds
         res.append(_summary(r, m, order, k))
-        if progress: print(f'order {k} {m:20s} AA {r.metrics["AA"]:.1%} BWT {r.metrics["BWT"]:+.1%} ({r.seconds:.0f} s)')
+        if progress:
+            print(f'order {k} {m:20s} AA {r.metrics["AA"]:.1%} BWT {r.metrics["BWT"]:+.1%} '
+                  f'({r.seconds:.0f} s)')
     return res
 
 # %% ../nbs/06a_clbench.ipynb #c8e30f9c
@@ -212,10 +235,12 @@ def multitask_run(bc, files, model, tok, out, init) -> dict:
     t = dataclasses.replace(cfg.train, max_steps=n * cfg.continual.steps_per_task, order='random')
     set_state(model, init)
     t0 = time.time()
-    train(dataclasses.replace(cfg, train=t), model=model, tokenizer=tok, samples=[s for x in tasks for s in x.samples],
+    train(dataclasses.replace(cfg, train=t), model=model, tokenizer=tok,
+          samples=[s for x in tasks for s in x.samples],
           run_dir=Path(out)/'multitask', progress=False)
     scores, items = score_all(model, tok, tasks, n, cfg)
-    return dict(method='multitask', order=0, tasks=[x.name for x in tasks], matrix=[scores], details=[items],
+    return dict(method='multitask', order=0, tasks=[x.name for x in tasks], matrix=[scores],
+                details=[items],
                 metrics={'AA': round(sum(scores) / n, 4)}, seconds=round(time.time() - t0, 1))
 
 def run_bench(bc:BenchConfig, out, model=None, tok=None, progress:bool=True) -> list:
@@ -223,8 +248,10 @@ def run_bench(bc:BenchConfig, out, model=None, tok=None, progress:bool=True) -> 
     from backprop_nb.slao import get_state, set_state
     from backprop_nb.train import model_with_lora
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    files = {t: write_task(BENCH_TASKS[t], out/'tasks', bc.n_train, bc.n_held, bc.seed) for t in bc.tasks}
-    model, tok, _ = model_with_lora(bench_config(bc, files, tuple(bc.tasks), 'slao', out), model, tok)
+    files = {t: write_task(BENCH_TASKS[t], out/'tasks', bc.n_train, bc.n_held, bc.seed)
+             for t in bc.tasks}
+    model, tok, _ = model_with_lora(bench_config(bc, files, tuple(bc.tasks), 'slao', out), model,
+                                    tok)
     init, runs = get_state(model), []
     for k, order in enumerate(task_orders(bc)):
         set_state(model, init)
@@ -253,16 +280,19 @@ def aa_bwt(run, idx:dict|None=None) -> tuple:
 def paired_bootstrap(a:list, b:list, n:int=2000, seed:int=0) -> dict:
     "95 % intervals of AA(a) − AA(b) and BWT(a) − BWT(b), averaged over the orders both ran on."
     pairs = [(x, y) for x in a for y in b if x['order'] == y['order']]
-    if not pairs: raise ConfigError('the two methods share no task order, so they cannot be compared paired.')
+    if not pairs:
+        raise ConfigError('the two methods share no task order, so they cannot be compared paired.')
     sizes = {name: len(d) for name, d in zip(pairs[0][0]['tasks'], pairs[0][0]['details'][-1])}
     rng, draws = np.random.default_rng(seed), []
     for _ in range(n):
         idx = {t: rng.integers(0, k, k) for t, k in sizes.items()}
         d = [np.subtract(aa_bwt(x, idx), aa_bwt(y, idx)) for x, y in pairs]
         draws.append(np.mean(d, axis=0))
-    draws, point = np.array(draws), np.mean([np.subtract(aa_bwt(x), aa_bwt(y)) for x, y in pairs], axis=0)
+    draws, point = (np.array(draws),
+                    np.mean([np.subtract(aa_bwt(x), aa_bwt(y)) for x, y in pairs], axis=0))
     lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
-    return {k: dict(diff=float(point[i]), lo=float(lo[i]), hi=float(hi[i]), resolved=bool(lo[i] > 0 or hi[i] < 0))
+    return {k: dict(diff=float(point[i]), lo=float(lo[i]), hi=float(hi[i]),
+                    resolved=bool(lo[i] > 0 or hi[i] < 0))
             for i, k in enumerate(('AA', 'BWT'))}
 
 # %% ../nbs/06a_clbench.ipynb #4f8a4a8a
@@ -274,14 +304,18 @@ def summarize(runs:list) -> dict:
         aa, bwt = zip(*(aa_bwt(r) for r in rs))
         fwt = [r['metrics'].get('FWT') for r in rs if r['metrics'].get('FWT') is not None]
         gen = [np.mean(list(r['generated'].values())) for r in rs if r.get('generated')]
-        out[m] = dict(orders=len(rs), AA=float(np.mean(aa)), AA_sd=float(np.std(aa, ddof=1)) if len(rs) > 1 else None,
-                      BWT=float(np.mean(bwt)), BWT_sd=float(np.std(bwt, ddof=1)) if len(rs) > 1 else None,
-                      FWT=float(np.mean(fwt)) if fwt else None, generated=float(np.mean(gen)) if gen else None,
+        out[m] = dict(orders=len(rs), AA=float(np.mean(aa)),
+                      AA_sd=float(np.std(aa, ddof=1)) if len(rs) > 1 else None,
+                      BWT=float(np.mean(bwt)),
+                      BWT_sd=float(np.std(bwt, ddof=1)) if len(rs) > 1 else None,
+                      FWT=float(np.mean(fwt)) if fwt else None,
+                      generated=float(np.mean(gen)) if gen else None,
                       seconds=float(np.mean([r['seconds'] for r in rs])))
     return out
 
 COMPARE = (('slao', 'sequential'), ('slao', 'slao_no_orth'), ('slao', 'slao_last_merge'),
-           ('slao+replay_random', 'slao'), ('slao+replay_recent', 'slao'), ('sequential+replay', 'sequential'),
+           ('slao+replay_random', 'slao'), ('slao+replay_recent', 'slao'),
+           ('sequential+replay', 'sequential'),
            ('slao+replay_random', 'sequential+replay'), ('slao', 'fresh'))
 
 def comparisons(runs:list, pairs=COMPARE, n:int=2000) -> dict:
@@ -295,7 +329,8 @@ def _pm(x, sd): return f'{x:+.1%}' if sd is None else f'{x:+.1%} ± {sd:.1%}'
 def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
     "The benchmark as text: the table per method, the multi-task bound, the intervals, what is resolved."
     sm, lines = summarize(runs), []
-    lines += ['| method | orders | AA (mean ± sd) | BWT (mean ± sd) | FWT | greedy exact match | seconds |',
+    lines += ['| method | orders | AA (mean ± sd) | BWT (mean ± sd) | FWT | greedy exact match | '
+              'seconds |',
               '|---|---|---|---|---|---|---|']
     for m, s in sm.items():
         aa = f'{s["AA"]:.1%}' + (f' ± {s["AA_sd"]:.1%}' if s['AA_sd'] is not None else '')
@@ -304,12 +339,19 @@ def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
         gen = '–' if s['generated'] is None else f'{s["generated"]:.1%}'
         lines.append(f'| {m} | {s["orders"]} | {aa} | {bwt} | {fwt} | {gen} | {s["seconds"]:.0f} |')
     base = next((r for r in runs if r.get('base')), None)
-    if base: lines += ['', 'untrained model: ' + ', '.join(f'{t} {b:.1%}' for t, b in zip(base['tasks'], base['base']))]
-    lines += ['', '| difference (paired bootstrap, 95 %) | ΔAA [interval] | ΔBWT [interval] | resolved |', '|---|---|---|---|']
+    if base:
+        lines += ['',
+                  'untrained model: ' + ', '.join(f'{t} {b:.1%}'
+                                                  for t, b in zip(base['tasks'], base['base']))]
+    lines += ['',
+              '| difference (paired bootstrap, 95 %) | ΔAA [interval] | ΔBWT [interval] | '
+              'resolved |', '|---|---|---|---|']
     for k, c in comps.items():
         res = ', '.join(x for x in ('AA', 'BWT') if c[x]['resolved']) or 'neither'
-        lines.append(f'| {k} | {c["AA"]["diff"]:+.1%} [{c["AA"]["lo"]:+.1%}, {c["AA"]["hi"]:+.1%}] | '
-                     f'{c["BWT"]["diff"]:+.1%} [{c["BWT"]["lo"]:+.1%}, {c["BWT"]["hi"]:+.1%}] | {res} |')
+        lines.append(f'| {k} | {c["AA"]["diff"]:+.1%} [{c["AA"]["lo"]:+.1%}, '
+                     f'{c["AA"]["hi"]:+.1%}] | '
+                     f'{c["BWT"]["diff"]:+.1%} [{c["BWT"]["lo"]:+.1%}, {c["BWT"]["hi"]:+.1%}] | '
+                     f'{res} |')
     return '\n'.join(lines) + '\n' + target_line(sm, comps)
 
 def target_line(sm:dict, comps:dict) -> str:
@@ -318,8 +360,10 @@ def target_line(sm:dict, comps:dict) -> str:
     s, q, c = sm['slao'], sm['sequential'], comps['slao − sequential']
     ratio = (-s['BWT']) / (-q['BWT']) if q['BWT'] < 0 else float('nan')
     met = s['AA'] > q['AA'] and ratio <= 0.5 and c['AA']['resolved'] and c['BWT']['resolved']
-    return (f'\ntarget (SLAO AA above sequential, forgetting at most half, intervals excluding zero): '
-            f'{"met" if met else "not met"} — AA {s["AA"]:.1%} vs {q["AA"]:.1%}, forgetting ratio {ratio:.2f}, '
+    return (f'\ntarget (SLAO AA above sequential, forgetting at most half, intervals excluding '
+            f'zero): '
+            f'{"met" if met else "not met"} — AA {s["AA"]:.1%} vs {q["AA"]:.1%}, forgetting ratio '
+            f'{ratio:.2f}, '
             f'ΔAA interval [{c["AA"]["lo"]:+.1%}, {c["AA"]["hi"]:+.1%}], '
             f'ΔBWT interval [{c["BWT"]["lo"]:+.1%}, {c["BWT"]["hi"]:+.1%}]\n')
 
@@ -338,7 +382,8 @@ def bench_figure(runs:list):
         ax.imshow(m, vmin=0, vmax=1, cmap='viridis')
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                if not np.isnan(m[i, j]): ax.text(j, i, f'{m[i, j]:.0%}', ha='center', va='center', fontsize=6,
+                if not np.isnan(m[i, j]):
+                    ax.text(j, i, f'{m[i, j]:.0%}', ha='center', va='center', fontsize=6,
                                                   color='w' if m[i, j] < 0.6 else 'k')
         ax.set_xticks(range(len(r['tasks'])), r['tasks'], fontsize=6, rotation=45)
         ax.set_yticks(range(len(r['tasks'])), [f'after {t}' for t in r['tasks']], fontsize=6)
@@ -347,9 +392,11 @@ def bench_figure(runs:list):
     names = list(sm); x = np.arange(len(names))
     err = lambda k: [sm[m][f'{k}_sd'] or 0 for m in names]
     ax.bar(x - 0.2, [sm[m]['AA'] for m in names], 0.4, yerr=err('AA'), capsize=3, label='AA')
-    ax.bar(x + 0.2, [0 if m == 'multitask' else sm[m]['BWT'] for m in names], 0.4, yerr=err('BWT'), capsize=3,
+    ax.bar(x + 0.2, [0 if m == 'multitask' else sm[m]['BWT'] for m in names], 0.4, yerr=err('BWT'),
+           capsize=3,
            label='BWT')
     ax.axhline(0, color='k', lw=0.6); ax.set_xticks(x, names, fontsize=7, rotation=20)
-    ax.legend(fontsize=8); ax.set_title('average accuracy and backward transfer (mean ± sd over task orders)', fontsize=9)
+    ax.legend(fontsize=8)
+    ax.set_title('average accuracy and backward transfer (mean ± sd over task orders)', fontsize=9)
     fig.tight_layout()
     return fig

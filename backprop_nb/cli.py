@@ -60,7 +60,8 @@ def user_errors() -> tuple:
     from backprop_nb.models import ModelError
     from backprop_nb.io import DiskSpaceError, InUseError, TargetExistsError
     from backprop_nb.export import HubError
-    return (ConfigError, DataError, ModelError, DiskSpaceError, InUseError, TargetExistsError, HubError)
+    return (ConfigError, DataError, ModelError, DiskSpaceError, InUseError, TargetExistsError,
+            HubError)
 
 def _os_condition(e:BaseException) -> str|None:
     "One sentence if `e`, or an error it came from, is an OS condition (full disk, not a folder, no permission)."
@@ -188,7 +189,8 @@ def cmd_check_data(a):
     from backprop_nb.data import data_report, report_markdown, report_figure
     from backprop_nb.models import resolve_source, load_tokenizer
     cfg = config_from_args(a); d = cfg.data
-    tok = load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path, cfg.data.chat_template)
+    tok = load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path,
+                         cfg.data.chat_template)
     rep, _ = data_report(a.path, tok, d.max_length, d.format, d.on_bad_rows, d.duplicates,
                          d.near_duplicates)
     print(report_markdown(rep))
@@ -234,7 +236,8 @@ def cmd_eval(a):
 
 # %% ../nbs/40_cli.ipynb #905e5503
 _OVERWRITE = _arg('--overwrite', action='store_true',
-                  help='write into a folder that already holds files (only what this command writes '
+                  help='write into a folder that already holds files (only what this command '
+                  'writes '
                   'is replaced)')
 
 @command('export', {'export.format': 'format', 'export.dtype': 'dtype', 'export.quant': 'quant'},
@@ -270,9 +273,12 @@ def cmd_merge_adapters(a):
     print(f'merged {len(dirs)} adapters ({x.merge_method}) into '
           f'{save_peft_adapter(pm, a.out, overwrite=a.overwrite)}')
 
-@command('push', {'export.hub_repo': 'repo', 'export.format': 'format', 'export.hub_private': 'private'},
-         args=[_arg('path', help='a run directory (exported first, as --format) or an export folder'),
-               _arg('--token', default=None, help='Hugging Face token (default: $HF_TOKEN or the saved login)')])
+@command('push',
+         {'export.hub_repo': 'repo', 'export.format': 'format', 'export.hub_private': 'private'},
+         args=[_arg('path',
+                    help='a run directory (exported first, as --format) or an export folder'),
+               _arg('--token', default=None,
+                    help='Hugging Face token (default: $HF_TOKEN or the saved login)')])
 def cmd_push(a):
     "Push an adapter, merged model or GGUF (with its model card) to the Hugging Face hub, in one commit."
     from backprop_nb.export import push_to_hub
@@ -308,14 +314,18 @@ def cmd_chat(a):
             line = line.strip()
             if not line: continue
             if line in ('/exit', '/quit'): break
-            if line == '/reset': msgs = list(start); print('(new conversation)', file=sys.stderr); continue
+            if line == '/reset':
+                msgs = list(start); print('(new conversation)', file=sys.stderr); continue
             if line in ('/base', '/tuned'):
-                if not has_adapter: print('(a merged model has no adapter to switch)', file=sys.stderr)
+                if not has_adapter:
+                    print('(a merged model has no adapter to switch)', file=sys.stderr)
                 else: adapter = line == '/tuned'
                 continue
-            if line.startswith('/'): print(f'(unknown command {line}; {_CHAT_HELP})', file=sys.stderr); continue
+            if line.startswith('/'):
+                print(f'(unknown command {line}; {_CHAT_HELP})', file=sys.stderr); continue
             msgs.append({'role': 'user', 'content': line})
-            print(('tuned> ' if adapter else 'base> ') if has_adapter else 'model> ', end='', flush=True)
+            print(('tuned> ' if adapter else 'base> ') if has_adapter else 'model> ', end='',
+                  flush=True)
             reply = ''
             for piece in stream_reply(model, tok, msgs, e, adapter=adapter):
                 print(piece, end='', flush=True); reply += piece
@@ -344,7 +354,8 @@ def cmd_cost(a):
     from backprop_nb.data import token_lengths
     cfg = load_config(a.config)
     samples = read_data(cfg).samples
-    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir, cfg.data.chat_template), samples[:2000])
+    L = token_lengths(tokenizer_only(cfg.model.name, cfg.model.cache_dir, cfg.data.chat_template),
+                      samples[:2000])
     arch = arch_of(cfg.model.name, cfg.model.cache_dir)
     print(cost_table(estimate_cost(cfg, arch, float(L.mean()), len(samples), a.run_dir,
                                    load_prices(a.prices))))

@@ -250,12 +250,16 @@ class DataConfig(Section):
                            "Order of training samples: 'none' (shuffled), 'length' (short first), "
                            "or the name of a score column (low first).")
     chat_template: str = knob('auto',
-                              "Chat template: 'auto' (the tokenizer's own; a base model without one gets "
-                              "chatml or plain, with a note), a library name (chatml, llama3, mistral, "
+                              "Chat template: 'auto' (the tokenizer's own; a base model without "
+                              "one gets "
+                              "chatml or plain, with a note), a library name (chatml, llama3, "
+                              "mistral, "
                               "gemma, phi3, plain) or a .jinja file.")
     packing: str = knob('off',
-                        "Pack several samples into each row of max_length tokens (positions restart "
-                        "per sample, no attention between samples): 'on', 'off', or 'auto' (on with "
+                        "Pack several samples into each row of max_length tokens (positions "
+                        "restart "
+                        "per sample, no attention between samples): 'on', 'off', or 'auto' (on "
+                        "with "
                         "a GPU; on a CPU grouped batches already leave < 1 % padding).",
                         choices=('auto', 'on', 'off'))
 
@@ -275,7 +279,8 @@ class TrainConfig(Section):
                           "Peak learning rate; empty = scaled by dataset size (<1K rows 5e-4, "
                           "1K–10K 2e-4, >10K 1e-4).", lo=0, hi=1, alias='lr')
     batch_size: int|None = knob(2,
-                                "Samples per device per micro-step; auto = the largest that fits in "
+                                "Samples per device per micro-step; auto = the largest that fits "
+                                "in "
                                 "memory (measured at the start; the preset's batch × grad_accum is "
                                 "kept as the effective batch).", lo=1, hi=65536)
     grad_accum: int = knob(8,
@@ -294,9 +299,11 @@ class TrainConfig(Section):
     max_grad_norm: float = knob(1.0, "Clip the gradient norm to this value (0 = no clipping).",
                                 lo=0)
     optimizer: str = knob('adamw_torch',
-                          "Optimizer (transformers name); QLoRA on a small GPU: paged_adamw_8bit (8-bit states, "
+                          "Optimizer (transformers name); QLoRA on a small GPU: paged_adamw_8bit "
+                          "(8-bit states, "
                           "paged to CPU memory under pressure).",
-                          choices=('adamw_torch', 'adamw_torch_fused', 'adamw_bnb_8bit', 'paged_adamw_8bit',
+                          choices=('adamw_torch', 'adamw_torch_fused', 'adamw_bnb_8bit',
+                                   'paged_adamw_8bit',
                                    'paged_adamw_32bit', 'adafactor', 'sgd'))
     seed: int = knob(42, "Random seed for LoRA init, data order and dropout.", lo=0, hi=2**32-1)
     eval_steps: int = knob(0, "Evaluate every N steps; 0 = about 5 times per run.", lo=0)
@@ -417,9 +424,12 @@ class ContinualConfig(Section):
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
     eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
     scoring: str = knob('auto',
-                        "How held-out prompts are scored: 'labels' (the most likely of the task's own answers, "
-                        "one forward pass each), 'generate' (exact match of a greedy answer), or 'auto' (labels "
-                        "when a task's answers are a few fixed labels).", choices=('auto', 'labels', 'generate'))
+                        "How held-out prompts are scored: 'labels' (the most likely of the task's "
+                        "own answers, "
+                        "one forward pass each), 'generate' (exact match of a greedy answer), or "
+                        "'auto' (labels "
+                        "when a task's answers are a few fixed labels).",
+                        choices=('auto', 'labels', 'generate'))
     on_diverge: str = knob('skip',
                            "A task whose loss goes NaN is never merged: 'skip' restores the LoRA "
                            "from before it and goes on, 'stop' ends the sequence there.",
@@ -450,7 +460,8 @@ class EvalConfig(Section):
     system: str = knob('', "System message at the start of a chat (empty = none).", hashed=False)
 
 # %% ../nbs/00_config.ipynb #4881c3ab
-GGUF_TYPES = ('f16', 'q8_0', 'f32', 'q4_k_m', 'q5_k_m')   # the K-quants come from llama.cpp's quantizer
+# the K-quants come from llama.cpp's quantizer
+GGUF_TYPES = ('f16', 'q8_0', 'f32', 'q4_k_m', 'q5_k_m')
 MERGE_METHODS = ('linear', 'ties', 'dare', 'dare_ties')
 
 @dataclass
@@ -464,15 +475,18 @@ class ExportConfig(Section):
     dtype: str = knob('float16', "Dtype of a merged model.",
                       choices=('float16', 'bfloat16', 'float32'), hashed=False)
     quant: str = knob('f16',
-                      "GGUF tensor type: f16, q8_0, f32, or the K-quants q4_k_m / q5_k_m (these need "
-                      "llama.cpp's quantizer: pip install llama-cpp-python).", choices=GGUF_TYPES, hashed=False)
+                      "GGUF tensor type: f16, q8_0, f32, or the K-quants q4_k_m / q5_k_m (these "
+                      "need "
+                      "llama.cpp's quantizer: pip install llama-cpp-python).", choices=GGUF_TYPES,
+                      hashed=False)
     merge_method: str = knob('linear',
                              "How `merge-adapters` combines adapters: linear, ties, dare or "
                              "dare_ties.",
                              choices=MERGE_METHODS, hashed=False, alias='method')
     density: float = knob(0.5, "TIES / DARE: share of each adapter's update that is kept.", lo=0.01,
                           hi=1.0, hashed=False)
-    hub_repo: str = knob('', "Hugging Face repo to push to, as user/name or org/name.", hashed=False,
+    hub_repo: str = knob('', "Hugging Face repo to push to, as user/name or org/name.",
+                         hashed=False,
                          alias='repo')
     hub_private: bool = knob(True, "Create the hub repo as private (if it does not exist yet).",
                              hashed=False, alias='private')

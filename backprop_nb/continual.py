@@ -31,10 +31,12 @@ class Task:
     "One task of a continual sequence."
     name: str
     samples: list
-    prompts: list = field(default_factory=list)        # [(prompt, answer)]: label choice or exact match
+    # [(prompt, answer)]: label choice or exact match
+    prompts: list = field(default_factory=list)
     # scored by token accuracy when there are no prompts
     eval_samples: list = field(default_factory=list)
-    labels: tuple = ()     # the answers to choose among (label scoring); empty: exact match of a greedy answer
+    # the answers to choose among (label scoring); empty: exact match of a greedy answer
+    labels: tuple = ()
 
 def _read_prompts(path) -> list:
     rows = [json.loads(l) for l in Path(path).read_text(encoding='utf-8-sig').splitlines()
@@ -134,9 +136,11 @@ class ContinualResult:
     runs: list = field(repr=False, default_factory=list)
     model: object = field(repr=False, default=None)
     tokenizer: object = field(repr=False, default=None)
-    details: list = field(repr=False, default_factory=list)       # per-prompt scores behind each cell
+    # per-prompt scores behind each cell
+    details: list = field(repr=False, default_factory=list)
     base_details: list = field(repr=False, default_factory=list)
-    generated: dict = field(default_factory=dict)                 # label tasks: greedy exact match at the end
+    # label tasks: greedy exact match at the end
+    generated: dict = field(default_factory=dict)
 
 def _merger(cfg:Config):
     m, cc = cfg.continual.method, cfg.continual
@@ -206,13 +210,16 @@ class ContinualState:
     matrix: list = field(default_factory=list)       # matrix[i][j]: score on task j after task i
     base: list = field(default_factory=list)         # untrained scores
     merges: list = field(default_factory=list)       # merge statistics per task
-    details: list = field(default_factory=list)      # details[i][j]: per-prompt scores behind matrix[i][j]
+    # details[i][j]: per-prompt scores behind matrix[i][j]
+    details: list = field(default_factory=list)
     base_details: list = field(default_factory=list) # per-prompt scores of the untrained model
-    generated: dict = field(default_factory=dict)    # label tasks, at the end: exact match of greedy answers
+    # label tasks, at the end: exact match of greedy answers
+    generated: dict = field(default_factory=dict)
     # sample id -> loss in its run (hard-example replay)
     hard_losses: dict = field(default_factory=dict)
     task_dirs: list = field(default_factory=list)    # run directories of the finished tasks
-    diverged: list = field(default_factory=list)     # tasks (1-based) whose loss went NaN: not merged
+    # tasks (1-based) whose loss went NaN: not merged
+    diverged: list = field(default_factory=list)
     # what a resume must find unchanged (unless forced): the config and the tasks' data
     config: dict = field(default_factory=dict)
     config_hash: str = ''
@@ -262,7 +269,8 @@ def branch(src, dest, cfg:Config) -> Path:
     src, dest = Path(src), Path(dest)
     saved = json.loads((src/ContinualState._FILE).read_text())
     if saved['done'] != 1:
-        raise ConfigError(f'{src} has finished {saved["done"]} tasks; only a run stopped after its first task '
+        raise ConfigError(f'{src} has finished {saved["done"]} tasks; only a run stopped after '
+                          f'its first task '
                           f'(continual(..., until=1)) can be branched.')
     st = ContinualState(**{k: v for k, v in saved.items() if k in ContinualState._FIELDS})
     lora = _first_lora(src/saved['state_dir'])
@@ -316,8 +324,10 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -
     "A resumed state (merged LoRA loaded, an interrupted task's folder set aside) or a new one with base scores."
     if not resume:
         with model.disable_adapter(): base, items = score_all(model, tok, tasks, len(tasks), cfg)
-        return ContinualState(merger=_merger(cfg), base=base, base_details=items, config=cfg.to_dict(),
-                              config_hash=config_hash(cfg), data_fingerprint=tasks_fingerprint(tasks))
+        return ContinualState(merger=_merger(cfg), base=base, base_details=items,
+                              config=cfg.to_dict(),
+                              config_hash=config_hash(cfg),
+                              data_fingerprint=tasks_fingerprint(tasks))
     st = ContinualState.load(root, cfg)
     _check_resume(root, cfg, tasks, st, force)
     _aside_incomplete(root, st.task_dirs)
@@ -361,7 +371,8 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
         ms = st.merger.after_task(model); st.merger.load_merged(model)
         st.merges.append(ms); bus.publish(Merge(run_index=i-1, stats=ms))
     else: st.last = get_state(model)
-    scores, items = score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i, cfg)
+    scores, items = score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i,
+                              cfg)
     st.matrix.append(scores); st.details.append(items); st.done = i
     if i == len(tasks): st.generated = second_reading(model, tok, tasks)
     st.save(root)                                                # saved before anyone is told
@@ -382,7 +393,8 @@ def _diverged(cfg:Config, i:int, task, model, before:dict, bus, r) -> bool:
     return go_on
 
 def continual(cfg:Config, listeners=(), model=None, tokenizer=None, root=None, resume:bool=False,
-              progress:bool=True, stop=None, force:bool=False, until:int|None=None) -> ContinualResult:
+              progress:bool=True, stop=None, force:bool=False,
+              until:int|None=None) -> ContinualResult:
     "Train one LoRA over a task sequence with SLAO (or a baseline); score every task after every task."
     t0 = time.time()
     # data first: fails before anything is written
@@ -436,8 +448,10 @@ def _finish(cfg, root, tasks, st:ContinualState, runs, model, tok, t0):
     merges = [{k: v for k, v in m.items() if k != 'layer_lam'} for m in merges]
     atomic_write_json(Path(root)/'continual.json',
                       dict(method=res.method, tasks=names, matrix=matrix, base=base, metrics=mets,
-                           seconds=res.seconds, diverged=st.diverged, adapter_bytes=size, merges=merges,
-                           generated=st.generated, details=st.details, base_details=st.base_details))
+                           seconds=res.seconds, diverged=st.diverged, adapter_bytes=size,
+                           merges=merges,
+                           generated=st.generated, details=st.details,
+                           base_details=st.base_details))
     atomic_write_text(Path(root)/'continual_report.md', continual_markdown(res))
     if matrix: matrix_figure(res).savefig(Path(root)/'accuracy_matrix.png', dpi=110)
     save_loss_plot(root)

@@ -68,12 +68,14 @@ def _sniff(head:bytes, path):
         raise DataError(f'{path} is {enc} encoded, not UTF-8; convert it, e.g. `iconv -f {enc} -t '
                         f'UTF-8 {Path(path).name} > fixed.jsonl`, or re-save it as UTF-8.')
     if head.count(0) > max(8, len(head) // 500):   # a few NULs: one corrupt line, reported as such
-        raise DataError(f'{path} is binary (NUL bytes at line {_line_of(head, head.index(0))}), not '
+        raise DataError(f'{path} is binary (NUL bytes at line {_line_of(head, head.index(0))}), '
+                        f'not '
                         f'text; point data.path at the JSON lines / CSV / Parquet file itself.')
 
 def _not_utf8(raw:bytes, e:UnicodeDecodeError) -> str:
     "Why a line is not UTF-8, naming Latin-1 / Windows-1252 when it decodes as that."
-    try: raw.decode('cp1252'); hint = ('; it looks Latin-1 / Windows-1252 encoded: convert the file '
+    try:
+        raw.decode('cp1252'); hint = ('; it looks Latin-1 / Windows-1252 encoded: convert the file '
                                        'with `iconv -f cp1252 -t UTF-8`')
     except UnicodeDecodeError: hint = ''
     return f'is not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start+1}{hint})'

@@ -115,22 +115,27 @@ def label_tokens(tok, labels:list) -> list:
     ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
     for i, a in enumerate(ids):
         if a in ids[:i]:
-            raise DataError(f'the labels {labels[ids.index(a)]!r} and {labels[i]!r} begin with the same token '
-                            f'({tok.convert_ids_to_tokens(a)!r}); choose labels that differ at their start.')
+            raise DataError(f'the labels {labels[ids.index(a)]!r} and {labels[i]!r} begin with '
+                            f'the same token '
+                            f'({tok.convert_ids_to_tokens(a)!r}); choose labels that differ at '
+                            f'their start.')
     return ids
 
 @torch.no_grad()
-def choose_labels(model, tok, prompts:list, labels:list, batch_size:int=32, system:str|None=None) -> list:
+def choose_labels(model, tok, prompts:list, labels:list, batch_size:int=32,
+                  system:str|None=None) -> list:
     "For each prompt, the label whose first token is the most likely reply (one forward pass per prompt)."
     ids, dev = label_tokens(tok, labels), next(model.parameters()).device
-    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False, add_generation_prompt=True)
+    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False,
+                                     add_generation_prompt=True)
              for p in prompts]
     was, side = model.training, tok.padding_side
     model.eval(); tok.padding_side = 'left'
     out = []
     try:
         for s in range(0, len(texts), batch_size):
-            enc = tok(texts[s:s+batch_size], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
+            enc = tok(texts[s:s+batch_size], return_tensors='pt', padding=True,
+                      add_special_tokens=False).to(dev)
             pos = (enc['attention_mask'].cumsum(-1) - 1).clamp(min=0)
             logits = model(**enc, position_ids=pos, logits_to_keep=1).logits[:, -1, ids]
             out += [labels[k] for k in logits.argmax(-1).tolist()]
@@ -342,7 +347,8 @@ def stream_reply(model, tok, messages:list, ecfg, adapter:bool=True, max_new_tok
     def run():
         try:
             with torch.no_grad(), off:
-                model.generate(**enc, streamer=streamer, max_new_tokens=max_new_tokens or ecfg.chat_tokens,
+                model.generate(**enc, streamer=streamer,
+                               max_new_tokens=max_new_tokens or ecfg.chat_tokens,
                                pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
                                **sampling_kwargs(ecfg))
         except Exception as e: failed.append(e); streamer.end()

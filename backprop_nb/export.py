@@ -39,7 +39,8 @@ def adapter_of(run_or_adapter) -> Path:
     p = Path(run_or_adapter)
     for d in (p/'adapter', p):
         if (d/'adapter_config.json').exists(): return d
-    raise ConfigError(f'{p} holds no adapter (no adapter_config.json in it or in {p.name}/adapter); '
+    raise ConfigError(f'{p} holds no adapter (no adapter_config.json in it or in '
+                      f'{p.name}/adapter); '
                       f'pass a finished run directory or an adapter folder.')
 
 def _n_params(model_dir) -> int:
@@ -129,7 +130,8 @@ def save_peft_adapter(pm, dest, name:str='merged', overwrite:bool=False) -> Path
     return Path(dest)
 
 # %% ../nbs/07_export.ipynb #3fd2d685
-GGUF_ARCHS = {'llama': 'llama', 'mistral': 'llama', 'qwen2': 'qwen2', 'gemma2': 'gemma2', 'phi3': 'phi3',
+GGUF_ARCHS = {'llama': 'llama', 'mistral': 'llama', 'qwen2': 'qwen2', 'gemma2': 'gemma2',
+              'phi3': 'phi3',
               'gpt_neox': 'gptneox'}      # transformers model_type -> llama.cpp architecture
 
 def _permute_qk(w:np.ndarray, n_head:int) -> np.ndarray:
@@ -151,7 +153,8 @@ def gguf_tensor_name(name:str, n_layers:int=64, arch:str='llama') -> str|None:
 def _split_rule(pre, merges:list) -> str|None:
     "The llama.cpp pre-tokenizer whose split rule a tokenizer.json pre_tokenizer has, or None."
     from backprop_nb.families import LLAMA3_SPLIT, QWEN2_SPLIT
-    if not merges: return 'gpt-2'             # no merges: every byte is a token, however text is split
+    if not merges:
+        return 'gpt-2'             # no merges: every byte is a token, however text is split
     if pre is None: return None
     parts = pre['pretokenizers'] if pre['type'] == 'Sequence' else [pre]
     kinds = [p['type'] for p in parts]
@@ -169,7 +172,8 @@ def gguf_vocab(model_dir, tok) -> dict:
     tj = json.loads((Path(model_dir)/'tokenizer.json').read_text())
     m = tj['model']
     if m['type'] != 'BPE':
-        raise ConfigError(f"GGUF export supports BPE tokenizers (byte-level or SentencePiece-style); {model_dir} "
+        raise ConfigError(f"GGUF export supports BPE tokenizers (byte-level or "
+                          f"SentencePiece-style); {model_dir} "
                           f"has {m['type']}; use llama.cpp's convert_hf_to_gguf.py for it.")
     spm = bool(m.get('byte_fallback'))
     vocab, added = dict(m['vocab']), {t['id']: t for t in tj.get('added_tokens', [])}
@@ -177,7 +181,8 @@ def gguf_vocab(model_dir, tok) -> dict:
     tokens = [f'[PAD{i}]' for i in range(max(vocab.values()) + 1)]
     for t, i in vocab.items(): tokens[i] = t
     merges = [x if isinstance(x, str) else ' '.join(x) for x in m['merges']]
-    out = dict(model='llama' if spm else 'gpt2', tokens=tokens, types=_token_types(tokens, added, vocab, m),
+    out = dict(model='llama' if spm else 'gpt2', tokens=tokens,
+               types=_token_types(tokens, added, vocab, m),
                **_special_ids(tok), add_bos=_adds_bos(tok))
     if spm:
         rank = {a.replace(' ', '', 1) if isinstance(a, str) else ''.join(a): -float(k)
@@ -187,15 +192,18 @@ def gguf_vocab(model_dir, tok) -> dict:
     else:
         pre = _split_rule(tj.get('pre_tokenizer'), merges)
         if pre is None:
-            raise ConfigError(f"{model_dir}'s tokenizer splits text in a way llama.cpp has no name for "
-                              f"({json.dumps(tj.get('pre_tokenizer'))[:80]}…); use llama.cpp's convert_hf_to_gguf.py.")
+            raise ConfigError(f"{model_dir}'s tokenizer splits text in a way llama.cpp has no "
+                              f"name for "
+                              f"({json.dumps(tj.get('pre_tokenizer'))[:80]}…); use llama.cpp's "
+                              f"convert_hf_to_gguf.py.")
         out.update(pre=pre, merges=merges)
     return out
 
 def _space_prefix(tj:dict) -> bool:
     "Does the tokenizer put a ▁ in front of the text (a Prepend normalizer, or Metaspace prepending)?"
     text = json.dumps([tj.get('normalizer'), tj.get('pre_tokenizer')])
-    return '"Prepend"' in text or '"prepend_scheme": "first"' in text or '"prepend_scheme": "always"' in text
+    return ('"Prepend"' in text or '"prepend_scheme": "first"' in text
+            or '"prepend_scheme": "always"' in text)
 
 def _token_types(tokens, added, vocab, m) -> list:
     ids = {i: t for t, i in vocab.items()}
@@ -254,12 +262,15 @@ def _rope_freqs(c) -> np.ndarray|None:
 # %% ../nbs/07_export.ipynb #f41157a8
 def _gguf_array(hf_name:str, a:np.ndarray, c, arch:str) -> np.ndarray:
     "A tensor as llama.cpp's `arch` expects it."
-    if arch == 'llama' and hf_name.endswith('q_proj.weight'): return _permute_qk(a, c.num_attention_heads)
-    if arch == 'llama' and hf_name.endswith('k_proj.weight'): return _permute_qk(a, c.num_key_value_heads)
+    if arch == 'llama' and hf_name.endswith('q_proj.weight'):
+        return _permute_qk(a, c.num_attention_heads)
+    if arch == 'llama' and hf_name.endswith('k_proj.weight'):
+        return _permute_qk(a, c.num_key_value_heads)
     if arch == 'gemma2' and hf_name.endswith('norm.weight'): return a + 1
     if arch == 'gptneox' and 'query_key_value' in hf_name:
         n = c.num_attention_heads
-        per_head = a.reshape(n, 3, a.shape[0] // (3 * n), *a.shape[1:])     # (q, k, v) per head → q, k, v blocks
+        # (q, k, v) per head → q, k, v blocks
+        per_head = a.reshape(n, 3, a.shape[0] // (3 * n), *a.shape[1:])
         return np.concatenate([per_head[:, j].reshape(-1, *a.shape[1:]) for j in range(3)])
     return a
 
@@ -285,7 +296,9 @@ def _add_vocab(w, v:dict, template:str|None):
     else:
         w.add_tokenizer_pre(v['pre'])
         if v['merges']: w.add_token_merges(v['merges'])
-        else: w.add_token_scores([-float(i) for i in range(len(v['tokens']))])   # readers derive merges from these
+        else:
+            # readers derive merges from these
+            w.add_token_scores([-float(i) for i in range(len(v['tokens']))])
     for key in ('bos', 'eos', 'pad', 'unk', 'eot'):
         if v[key] is not None: getattr(w, f'add_{key}_token_id')(v[key])
     w.add_add_bos_token(v['add_bos'])
@@ -293,7 +306,8 @@ def _add_vocab(w, v:dict, template:str|None):
 
 def _gguf_name(name:str, arch:str) -> str:
     "general.name; llama.cpp gives Phi-3's chat tokens their right-strip only when the name says phi3."
-    return name if arch != 'phi3' or 'phi3' in name.lower() or 'phi-3' in name.lower() else f'phi3-{name}'
+    return (name if arch != 'phi3' or 'phi3' in name.lower() or 'phi-3' in name.lower()
+            else f'phi3-{name}')
 
 def export_gguf(model_dir, dest, qtype:str='f16', name:str|None=None) -> Path:
     "Write a (merged) HF model folder as one GGUF file (f32, f16 or q8_0) that llama.cpp loads."
@@ -302,15 +316,18 @@ def export_gguf(model_dir, dest, qtype:str='f16', name:str|None=None) -> Path:
     from safetensors.torch import load_file
     from transformers import AutoConfig
     if qtype not in ('f32', 'f16', 'q8_0'):
-        raise ConfigError(f"export_gguf writes f32, f16 or q8_0 (got {qtype!r}); K-quants come from "
+        raise ConfigError(f"export_gguf writes f32, f16 or q8_0 (got {qtype!r}); K-quants come "
+                          f"from "
                           f"llama.cpp's quantizer (export_run with export.quant {qtype}).")
     model_dir, dest = Path(model_dir), Path(dest)
     c = AutoConfig.from_pretrained(model_dir)
     arch = GGUF_ARCHS.get(c.model_type)
     if arch is None:
-        raise ConfigError(f"GGUF export supports {', '.join(sorted(GGUF_ARCHS))} models; {model_dir} is "
+        raise ConfigError(f"GGUF export supports {', '.join(sorted(GGUF_ARCHS))} models; "
+                          f"{model_dir} is "
                           f"{c.model_type}; use llama.cpp's convert_hf_to_gguf.py for it.")
-    check_free_space(dest.parent, _n_params(model_dir) * (4 if qtype == 'f32' else 2 if qtype == 'f16' else 1.1))
+    check_free_space(dest.parent,
+                     _n_params(model_dir) * (4 if qtype == 'f32' else 2 if qtype == 'f16' else 1.1))
     tok = load_tokenizer(str(model_dir))
     v = gguf_vocab(model_dir, tok)
     tensors = {}
@@ -388,8 +405,10 @@ def need_quantizer(qtype:str):
     "Say in one sentence, before any work, that a K-quant needs llama.cpp's quantizer when it is absent."
     import importlib.util
     if qtype in K_QUANTS and importlib.util.find_spec('llama_cpp') is None:
-        raise ConfigError(f"export.quant {qtype} needs llama.cpp's quantizer, which is not installed; "
-                          f"`pip install llama-cpp-python` (it builds llama.cpp, several minutes) or use f16 / q8_0.")
+        raise ConfigError(f"export.quant {qtype} needs llama.cpp's quantizer, which is not "
+                          f"installed; "
+                          f"`pip install llama-cpp-python` (it builds llama.cpp, several minutes) "
+                          f"or use f16 / q8_0.")
 
 def quantize_gguf(src, dest, qtype:str) -> Path:
     "Quantize an f16 / f32 GGUF to a K-quant with llama.cpp's own quantizer."
@@ -403,7 +422,8 @@ def quantize_gguf(src, dest, qtype:str) -> Path:
     if rc != 0:
         tmp.unlink(missing_ok=True)
         last = (''.join(said).strip() or 'no message').splitlines()[-1][:120]
-        raise ConfigError(f'llama.cpp could not quantize {src} to {qtype} ({last}); try f16 or q8_0.')
+        raise ConfigError(f'llama.cpp could not quantize {src} to {qtype} ({last}); try f16 or '
+                          f'q8_0.')
     return tmp.replace(dest)
 
 @contextlib.contextmanager
@@ -427,11 +447,13 @@ def modelfile(gguf_name:str, tok, ecfg=None) -> str:
     ecfg, go = ecfg or EvalConfig(), ollama_template(tok)
     lines = [f'FROM ./{gguf_name}', '']
     lines += ([f'TEMPLATE """{go}"""'] if go else
-              ['# This chat template has no Ollama version in backprop_nb\'s library; add a TEMPLATE by hand.'])
+              ['# This chat template has no Ollama version in backprop_nb\'s library; add a '
+               'TEMPLATE by hand.'])
     stops = dict.fromkeys(s for s in (end_of_turn(tok), tok.eos_token) if s)
     lines += [f'PARAMETER stop "{s}"' for s in stops]
     lines += [f'PARAMETER temperature {ecfg.temperature:g}', f'PARAMETER top_p {ecfg.top_p:g}',
-              f'PARAMETER top_k {ecfg.top_k}', f'PARAMETER repeat_penalty {ecfg.repetition_penalty:g}']
+              f'PARAMETER top_k {ecfg.top_k}',
+              f'PARAMETER repeat_penalty {ecfg.repetition_penalty:g}']
     if ecfg.system: lines.append(f'SYSTEM """{ecfg.system}"""')
     return '\n'.join(lines) + '\n'
 
@@ -472,7 +494,8 @@ def _gguf_files(run_dir, tmp:Path, qtype:str):
     else: export_gguf(merged, tmp/name, qtype, name=run_dir.name)
     tok = load_tokenizer(str(merged))
     shutil.rmtree(merged)
-    atomic_write_text(tmp/'Modelfile', modelfile(name, tok, load_config(run_dir/'config.yaml').eval))
+    atomic_write_text(tmp/'Modelfile',
+                      modelfile(name, tok, load_config(run_dir/'config.yaml').eval))
 
 # %% ../nbs/07_export.ipynb #453470b1
 class HubError(RuntimeError):
@@ -483,7 +506,8 @@ def hub_token(token:str|None=None) -> str:
     from huggingface_hub import get_token
     t = token or get_token()
     if not t:
-        raise HubError('no Hugging Face token found; set HF_TOKEN, or run `from huggingface_hub import '
+        raise HubError('no Hugging Face token found; set HF_TOKEN, or run `from huggingface_hub '
+                       'import '
                        'notebook_login; notebook_login()` in the notebook (`hf auth login` in a '
                        'terminal), then push again.')
     return t
@@ -492,7 +516,8 @@ def hub_files(folder) -> list:
     "The files a push of `folder` sends: all but hidden and temporary ones; the model card must be among them."
     folder = Path(folder)
     rel = [p.relative_to(folder) for p in sorted(folder.rglob('*')) if p.is_file()]
-    files = [str(r) for r in rel if not any(x.startswith('.') for x in r.parts) and r.suffix != '.tmp']
+    files = [str(r) for r in rel if not any(x.startswith('.') for x in r.parts)
+             and r.suffix != '.tmp']
     if 'README.md' not in files:
         raise ConfigError(f'{folder} has no README.md (model card); push a folder written by '
                           f'`backprop-nb export`, or a run directory.')
@@ -505,14 +530,17 @@ def _hub_sentence(e:Exception, repo_id:str) -> str|None:
     "One sentence for a network or hub failure; None for anything else (a bug is raised as it is)."
     kinds = {c.__name__ for c in type(e).__mro__}
     if 'OfflineModeIsEnabled' in kinds:
-        return (f'cannot push to {repo_id}: HF_HUB_OFFLINE is set, so the hub is not contacted; unset '
+        return (f'cannot push to {repo_id}: HF_HUB_OFFLINE is set, so the hub is not contacted; '
+                f'unset '
                 f'it on a machine with a network and push again (nothing was uploaded).')
     if kinds & {'ConnectionError', 'TransportError', 'Timeout', 'NetworkError'}:
-        return (f'cannot reach the Hugging Face hub to push {repo_id} ({str(e).splitlines()[0][:80]}); '
+        return (f'cannot reach the Hugging Face hub to push {repo_id} '
+                f'({str(e).splitlines()[0][:80]}); '
                 f'check the network and push again (nothing was uploaded).')
     if 'HfHubHTTPError' in kinds:
         code = getattr(getattr(e, 'response', None), 'status_code', '?')
-        return (f'the hub refused the push to {repo_id} (HTTP {code}: {str(e).splitlines()[0][:80]}); '
+        return (f'the hub refused the push to {repo_id} (HTTP {code}: '
+                f'{str(e).splitlines()[0][:80]}); '
                 f'check that the token may write to that repo (nothing was uploaded).')
     return None
 

@@ -14,9 +14,11 @@ from .templates import TEMPLATES
 from .models import quiet
 
 # %% ../nbs/01a_families.ipynb #615fd765
-LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| "
+                r"?[^\s\p{L}\p{N}]+[\r\n]*"
                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
-QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| "
+               r"?[^\s\p{L}\p{N}]+[\r\n]*"
                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 @dataclass(frozen=True)
@@ -35,24 +37,33 @@ class Family:
 
 FAMILIES = {
     'llama3': Family('llama', 'bpe', LLAMA3_SPLIT,
-                     ('<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>',
-                      '<|eot_id|>'), '<|begin_of_text|>', '<|eot_id|>', '<|end_of_text|>', 'llama3', True,
-                     dict(rope_parameters={'rope_type': 'llama3', 'rope_theta': 500000.0, 'factor': 8.0,
+                     ('<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>',
+                      '<|end_header_id|>',
+                      '<|eot_id|>'), '<|begin_of_text|>', '<|eot_id|>', '<|end_of_text|>', 'llama3',
+                      True,
+                     dict(rope_parameters={'rope_type': 'llama3', 'rope_theta': 500000.0,
+                                           'factor': 8.0,
                                            'low_freq_factor': 1.0, 'high_freq_factor': 4.0,
                                            'original_max_position_embeddings': 1024},
                           tie_word_embeddings=True)),
-    'qwen2': Family('qwen2', 'bpe', QWEN2_SPLIT, ('<|endoftext|>', '<|im_start|>', '<|im_end|>'), None,
+    'qwen2': Family('qwen2', 'bpe', QWEN2_SPLIT, ('<|endoftext|>', '<|im_start|>', '<|im_end|>'),
+                    None,
                     '<|im_end|>', '<|endoftext|>', 'chatml', False, dict(tie_word_embeddings=True)),
-    'gemma2': Family('gemma2', 'spm', 'noprefix', ('<pad>', '<eos>', '<bos>', '<unk>', '<start_of_turn>',
+    'gemma2': Family('gemma2', 'spm', 'noprefix',
+                     ('<pad>', '<eos>', '<bos>', '<unk>', '<start_of_turn>',
                      '<end_of_turn>'), '<bos>', '<eos>', '<pad>', 'gemma', True,
                      dict(head_dim=16, query_pre_attn_scalar=16, sliding_window=256,
                           attn_logit_softcapping=50.0, final_logit_softcapping=30.0)),
-    'mistral': Family('mistral', 'spm', 'prefix', ('<unk>', '<s>', '</s>', '[INST]', '[/INST]'), '<s>', '</s>',
+    'mistral': Family('mistral', 'spm', 'prefix', ('<unk>', '<s>', '</s>', '[INST]', '[/INST]'),
+                      '<s>', '</s>',
                       None, 'mistral', True, dict(sliding_window=None, tie_word_embeddings=False)),
-    'phi3': Family('phi3', 'spm', 'prefix', ('<unk>', '<s>', '</s>', '<|endoftext|>', '<|system|>', '<|user|>',
-                   '<|assistant|>', '<|end|>'), '<s>', '<|endoftext|>', '<|endoftext|>', 'phi3', False,
+    'phi3': Family('phi3', 'spm', 'prefix',
+                   ('<unk>', '<s>', '</s>', '<|endoftext|>', '<|system|>', '<|user|>',
+                   '<|assistant|>', '<|end|>'), '<s>', '<|endoftext|>', '<|endoftext|>', 'phi3',
+                   False,
                    dict(sliding_window=None, tie_word_embeddings=False)),
-    'gpt_neox': Family('gpt_neox', 'bpe', None, ('<|endoftext|>',), '<|endoftext|>', '<|endoftext|>', None, None,
+    'gpt_neox': Family('gpt_neox', 'bpe', None, ('<|endoftext|>',), '<|endoftext|>',
+                       '<|endoftext|>', None, None,
                        False, dict(tie_word_embeddings=False, use_parallel_residual=True)),
 }
 
@@ -64,7 +75,8 @@ def corpus() -> tuple:
     lines = [l for t in pydoc_data.topics.topics.values() for l in t.splitlines() if l.strip()]
     assets = Path(str(importlib.resources.files('backprop_nb')/'assets'))
     for f in sorted(assets.glob('*/train.jsonl')):
-        lines += [m['content'] for r in f.read_text().splitlines() for m in json.loads(r)['messages']]
+        lines += [m['content'] for r in f.read_text().splitlines()
+                  for m in json.loads(r)['messages']]
     return tuple(lines)
 
 # %% ../nbs/01a_families.ipynb #81cc68b9
@@ -73,30 +85,38 @@ def _bpe_tokenizer(f:Family, vocab:int):
     tk = Tokenizer(models.BPE(ignore_merges=f.split == LLAMA3_SPLIT))
     byte = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=f.split is None)
     tk.pre_tokenizer = (byte if f.split is None else
-                        pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(f.split), 'isolated'), byte]))
+                        pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(f.split), 'isolated'),
+                                                 byte]))
     tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(corpus(), trainers.BpeTrainer(vocab_size=vocab, special_tokens=list(f.specials),
-                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tk.train_from_iterator(corpus(),
+                           trainers.BpeTrainer(vocab_size=vocab, special_tokens=list(f.specials),
+                           initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                           show_progress=False))
     return tk
 
 def _spm_tokenizer(f:Family, vocab:int):
     "BPE with byte fallback over `▁`-joined words, byte tokens <0x00>..<0xFF> right after the specials."
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, trainers
-    tk = Tokenizer(models.BPE(unk_token=f.specials[f.specials.index('<unk>')], byte_fallback=True, fuse_unk=True))
+    tk = Tokenizer(models.BPE(unk_token=f.specials[f.specials.index('<unk>')], byte_fallback=True,
+                              fuse_unk=True))
     tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement='▁', prepend_scheme='never', split=True)
     bytes_ = [f'<0x{i:02X}>' for i in range(256)]
-    tk.train_from_iterator(corpus(), trainers.BpeTrainer(vocab_size=vocab + 256, show_progress=False,
+    tk.train_from_iterator(corpus(),
+                           trainers.BpeTrainer(vocab_size=vocab + 256, show_progress=False,
                            special_tokens=list(f.specials) + bytes_))
-    j = json.loads(tk.to_str())                    # byte tokens: plain vocabulary entries, not added tokens
+    # byte tokens: plain vocabulary entries, not added tokens
+    j = json.loads(tk.to_str())
     j['added_tokens'] = [t for t in j['added_tokens'] if t['content'] not in bytes_]
-    j['pre_tokenizer'] = None                      # merges never cross a ▁: words stay apart without it
+    # merges never cross a ▁: words stay apart without it
+    j['pre_tokenizer'] = None
     tk = Tokenizer.from_str(json.dumps(j))
     # a ▁ in front of every piece of text (so also after a special token), as these families' tokenizer.json
     # files and llama.cpp do; Gemma puts none
     tk.normalizer = (normalizers.Sequence([normalizers.Prepend('▁'), normalizers.Replace(' ', '▁')])
                      if f.split == 'prefix' else normalizers.Replace(' ', '▁'))
     strip = [decoders.Strip(' ', 1, 0)] if f.split == 'prefix' else []
-    tk.decoder = decoders.Sequence([decoders.Replace('▁', ' '), decoders.ByteFallback(), decoders.Fuse()] + strip)
+    tk.decoder = decoders.Sequence([decoders.Replace('▁', ' '), decoders.ByteFallback(),
+                                    decoders.Fuse()] + strip)
     return tk
 
 @functools.cache
@@ -105,8 +125,10 @@ def _trained(name:str, vocab:int) -> str:
     tk = (_bpe_tokenizer if f.kind == 'bpe' else _spm_tokenizer)(f, vocab)
     if f.add_bos:
         from tokenizers import processors
-        tk.post_processor = processors.TemplateProcessing(single=f'{f.bos} $A', pair=f'{f.bos} $A {f.bos} $B',
-                                                          special_tokens=[(f.bos, tk.token_to_id(f.bos))])
+        tk.post_processor = processors.TemplateProcessing(single=f'{f.bos} $A',
+                                                          pair=f'{f.bos} $A {f.bos} $B',
+                                                          special_tokens=[(f.bos,
+                                                                  tk.token_to_id(f.bos))])
     return tk.to_str()
 
 def _added(s:str, f:Family):
@@ -138,8 +160,10 @@ def family_model(name:str, tok=None, seed:int=0, dtype=torch.float32):
     f, tok = FAMILIES[name], tok or family_tokenizer(name)
     cls = getattr(transformers, _CLASSES[f.model_type])
     kw = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-              num_attention_heads=4, max_position_embeddings=1024, initializer_range=0.2, use_cache=False,
-              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+              num_attention_heads=4, max_position_embeddings=1024, initializer_range=0.2,
+              use_cache=False,
+              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+              pad_token_id=tok.pad_token_id)
     if f.model_type != 'gpt_neox': kw['num_key_value_heads'] = 2
     cfg = cls.config_class(**{**kw, **f.config})
     torch.manual_seed(seed)

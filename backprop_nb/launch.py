@@ -25,8 +25,10 @@ def _first_in_kernel():
     torch = sys.modules.get('torch')
     used = torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
     if used or 'bitsandbytes' in sys.modules:
-        raise ConfigError('training in several processes must be the first GPU work of this kernel (it has '
-                          'already used the GPU or imported bitsandbytes); restart the kernel and call '
+        raise ConfigError('training in several processes must be the first GPU work of this '
+                          'kernel (it has '
+                          'already used the GPU or imported bitsandbytes); restart the kernel and '
+                          'call '
                           'train_processes before anything else.')
 
 def _process_main(cfg_dict:dict, run_dir:str):

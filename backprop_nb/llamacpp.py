@@ -27,12 +27,16 @@ def llama_cpp_available() -> bool: return importlib.util.find_spec('llama_cpp') 
 def open_gguf(path, n_ctx:int=512):
     "A GGUF file loaded by llama.cpp, with logits kept for every position; one sentence if llama.cpp cannot load it."
     if not llama_cpp_available():
-        raise ConfigError('reading GGUF with llama.cpp needs llama-cpp-python; `pip install llama-cpp-python` '
+        raise ConfigError('reading GGUF with llama.cpp needs llama-cpp-python; `pip install '
+                          'llama-cpp-python` '
                           '(it builds llama.cpp, several minutes).')
     import llama_cpp
-    try: return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False, seed=0)
+    try:
+        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=True, verbose=False,
+                               seed=0)
     except ValueError as e:
-        raise ConfigError(f'llama.cpp could not load {path} ({e}); the file is not a model it reads.') from None
+        raise ConfigError(f'llama.cpp could not load {path} ({e}); the file is not a model it '
+                          f'reads.') from None
 
 def gguf_tokens(llm, text:str) -> list:
     "llama.cpp's tokens for `text` (special tokens recognised, no BOS added)."
@@ -66,7 +70,8 @@ def top1_agreement(a:np.ndarray, b:np.ndarray) -> float:
 PROMPTS = [[{'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}] for q, a in (
     ('What is the chemical symbol of Gold?', 'Au, atomic number 79.'),
     ('Name the file extension of a PNG image.', 'It is .png (image/png).'),
-    ('Is abcdef a long word?', 'yes'), ('Spell the number 12345 in words.', 'twelve thousand three hundred forty-five'),
+    ('Is abcdef a long word?', 'yes'),
+    ('Spell the number 12345 in words.', 'twelve thousand three hundred forty-five'),
     ('What does the Python keyword yield do?', 'It makes a function a generator.'),
     ('Translate: der Hund', 'the dog'))]
 
@@ -91,17 +96,23 @@ def family_roundtrip(name:str, root, quants=('f16', 'q8_0', 'q4_k_m'), steps:int
     family_model(name, tok).save_pretrained(base); tok.save_pretrained(base)
     model = AutoModelForCausalLM.from_pretrained(base)
     row = dict(family=name, arch=model.config.model_type, targets=_presets(model)['all-linear'])
-    t = apply_template(tok); row['template'] = t.chat_template == tok.chat_template and bool(tok.chat_template)
+    t = apply_template(tok)
+    row['template'] = t.chat_template == tok.chat_template and bool(tok.chat_template)
     row['masks'] = _masks_exact(t)
-    cfg = tiny_config(root, **{'model.name': str(base), 'model.dtype': 'float32', 'train.max_steps': steps,
+    cfg = tiny_config(root,
+                      **{'model.name': str(base), 'model.dtype': 'float32',
+                         'train.max_steps': steps,
                                'train.save_steps': 100, 'train.eval_steps': 100, 'run.name': name})
     r = train(cfg, samples=toy_samples(), progress=False)
     row['train'] = f'{r.status}, loss {r.losses()[0]:.2f} → {r.losses()[-1]:.2f}'
     ids = [t(x, add_special_tokens=False)['input_ids'] for x in _texts(t)]
     ref = [logits_of(r.model, torch.tensor([i]))[0] for i in ids]
-    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(r.adapter_dir))
-    row['peft_dlogit'] = max((logits_of(plain, torch.tensor([i]))[0] - x).abs().max().item() for i, x in zip(ids, ref))
-    merged = AutoModelForCausalLM.from_pretrained(merge_and_save(r.run_dir, root/f'{name}-merged', 'float32'))
+    plain = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base),
+                                      str(r.adapter_dir))
+    row['peft_dlogit'] = max((logits_of(plain, torch.tensor([i]))[0] - x).abs().max().item()
+                             for i, x in zip(ids, ref))
+    merged = AutoModelForCausalLM.from_pretrained(merge_and_save(r.run_dir, root/f'{name}-merged',
+            'float32'))
     hf = [logits_of(merged, torch.tensor([i]))[0].numpy() for i in ids]
     row['merged_dlogit'] = max(float(np.abs(h - x.numpy()).max()) for h, x in zip(hf, ref))
     for q in quants: row.update(_gguf_row(r.run_dir, root/f'{name}-{q}', q, t, ids, hf))
@@ -124,11 +135,13 @@ def _gguf_row(run_dir, dest, q:str, tok, ids, hf) -> dict:
 # %% ../nbs/07a_llamacpp.ipynb #142b557c
 def families_table(rows:list, quants=('f16', 'q8_0', 'q4_k_m')) -> str:
     "The round trips as a Markdown table."
-    head = ['family', 'arch', 'targets (all-linear)', 'masks', 'train', 'peft Δlogit', 'merged Δlogit', 'GGUF tokenizer',
+    head = ['family', 'arch', 'targets (all-linear)', 'masks', 'train', 'peft Δlogit',
+            'merged Δlogit', 'GGUF tokenizer',
             'llama.cpp tokens'] + [f'top-1 {q}' for q in quants]
     out = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
-        cells = [r['family'], r['arch'], ', '.join(r['targets']), '✓' if r['masks'] else '✗', r['train'],
+        cells = [r['family'], r['arch'], ', '.join(r['targets']), '✓' if r['masks'] else '✗',
+                 r['train'],
                  f"{r['peft_dlogit']:.1e}", f"{r['merged_dlogit']:.1e}", r[f'{quants[0]}_pre'],
                  '✓' if all(r[f'{q}_tokens'] for q in quants) else '✗']
         out.append('| ' + ' | '.join(cells + [f"{r[f'{q}_top1']:.1%}" for q in quants]) + ' |')
@@ -142,15 +155,18 @@ def answers_through_llama_cpp(run_dir, gguf, pairs:list, max_new_tokens:int=16) 
     hf = generate(model, tok, [p for p, _ in pairs], max_new_tokens, progress=False)
     llm = open_gguf(gguf)
     try:
-        texts = [tok.apply_chat_template([{'role': 'user', 'content': p}], tokenize=False, add_generation_prompt=True)
+        texts = [tok.apply_chat_template([{'role': 'user', 'content': p}], tokenize=False,
+                                         add_generation_prompt=True)
                  for p, _ in pairs]
         lc = [gguf_answer(llm, t, max_new_tokens) for t in texts]
         ids = [tok(t + a, add_special_tokens=False)['input_ids'] for t, a in zip(texts, hf)]
         with torch.no_grad():
-            ref = np.concatenate([model(input_ids=torch.tensor([i])).logits[0].float().numpy() for i in ids])
+            ref = np.concatenate([model(input_ids=torch.tensor([i])).logits[0].float().numpy()
+                                  for i in ids])
         top1 = top1_agreement(np.concatenate([gguf_logits(llm, i) for i in ids]), ref)
     finally: llm.close()
-    rows = [dict(prompt=p, gold=g, transformers=h, llama_cpp=l, em_hf=exact_match(h, g), em_lc=exact_match(l, g))
+    rows = [dict(prompt=p, gold=g, transformers=h, llama_cpp=l, em_hf=exact_match(h, g),
+                 em_lc=exact_match(l, g))
             for (p, g), h, l in zip(pairs, hf, lc)]
     return dict(rows=rows, em_hf=sum(r['em_hf'] for r in rows), em_lc=sum(r['em_lc'] for r in rows),
                 same=sum(r['transformers'] == r['llama_cpp'] for r in rows), top1=top1, n=len(rows))

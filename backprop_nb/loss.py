@@ -27,7 +27,8 @@ def _group_mean(tok_loss, mask, segments=None):
     if segments is None: group, n = mask.nonzero()[:, 0], mask.shape[0]
     else: group, n = segments[:, 1:][mask], int(segments.max()) + 1
     tot = torch.zeros(n, device=tok_loss.device).index_add_(0, group, tok_loss)
-    return tot / torch.zeros(n, device=tok_loss.device).index_add_(0, group, torch.ones_like(tok_loss)).clamp(min=1)
+    return tot / torch.zeros(n, device=tok_loss.device).index_add_(0, group,
+            torch.ones_like(tok_loss)).clamp(min=1)
 
 def add_compact_loss(model):
     "Patch a causal LM so that `model(..., loss_labels=y)` computes the loss on labelled positions only."

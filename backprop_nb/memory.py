@@ -101,10 +101,12 @@ def auto_batch(model, cfg:Config, seq_len:int, device:str, budget:int|None=None,
     finally: _restore(model, saved)
     if cal['batch'] == 0:
         raise ConfigError(f'train.batch_size auto: not even one row of {seq_len} tokens fits in '
-                          f'{budget / 2**30:.1f} GB; shorten data.max_length, quantize the model, or lower lora.r.')
+                          f'{budget / 2**30:.1f} GB; shorten data.max_length, quantize the model, '
+                          f'or lower lora.r.')
     micro = max(d for d in divisors(eff) if d <= cal['batch'])
     peaks = {b: p for b, (ok, p) in cal['probes'].items()}
-    return dict(batch_size=micro, grad_accum=eff // micro, effective_batch=eff, largest_fit=cal['batch'],
+    return dict(batch_size=micro, grad_accum=eff // micro, effective_batch=eff,
+                largest_fit=cal['batch'],
                 budget=budget, seq_len=seq_len, peak=peaks.get(micro), probes=cal['probes'])
 
 def _restore(model, saved:dict):

@@ -183,22 +183,27 @@ def pick_dtype(device:str, pref:str='auto') -> torch.dtype:
 def _cuda_dtype(pref:str) -> torch.dtype:
     cap = torch.cuda.get_device_capability(local_rank())
     if pref == 'bfloat16' and tuple(cap) < (8, 0):
-        raise ModelError(f"model.dtype is bfloat16 but this GPU ({torch.cuda.get_device_name(local_rank())}, "
-                         f"compute capability {cap[0]}.{cap[1]}) has no bf16 units; use 'auto' (float16 with loss "
+        raise ModelError(f"model.dtype is bfloat16 but this GPU "
+                         f"({torch.cuda.get_device_name(local_rank())}, "
+                         f"compute capability {cap[0]}.{cap[1]}) has no bf16 units; use 'auto' "
+                         f"(float16 with loss "
                          f"scaling) or float32.")
     return gpu_dtype(cap) if pref == 'auto' else getattr(torch, pref)
 
 # %% ../nbs/01_models.ipynb #8adc3fb9
 def unsloth_available() -> bool: return importlib.util.find_spec('unsloth') is not None
 
-CPU_UNSLOTH_NOTE = ("model.backend is 'unsloth' on a CPU: unsloth trains through its own CPU fallback, "
-                    "which is slower here than the transformers path ('auto' picks that one on a CPU).")
+CPU_UNSLOTH_NOTE = ("model.backend is 'unsloth' on a CPU: unsloth trains through its own CPU "
+                    "fallback, "
+                    "which is slower here than the transformers path ('auto' picks that one on a "
+                    "CPU).")
 
 def pick_backend(pref:str, device:str) -> tuple:
     "('unsloth' or 'transformers', a note or ''); a clear error when unsloth is asked for but not installed."
     if pref == 'unsloth':
         if not unsloth_available():
-            raise ModelError("model.backend is 'unsloth' but unsloth is not installed; `pip install "
+            raise ModelError("model.backend is 'unsloth' but unsloth is not installed; `pip "
+                             "install "
                              "\"backprop_nb[unsloth]\"`, or use 'auto'.")
         return 'unsloth', '' if device == 'cuda' else CPU_UNSLOTH_NOTE
     if pref == 'auto' and device == 'cuda' and unsloth_available(): return 'unsloth', ''
@@ -249,7 +254,9 @@ def load_tokenizer(path:str, chat_template:str='auto'):
 def load_kwargs(mcfg:ModelConfig, device:str, dtype) -> dict:
     "from_pretrained's arguments: dtype, quantization placed on this rank's GPU, SDPA attention on CUDA."
     kw, q = dict(dtype=dtype), _bnb_config(mcfg, dtype)
-    if q is not None: kw.update(quantization_config=q, device_map={'': local_rank() if device == 'cuda' else 'cpu'})
+    if q is not None:
+        kw.update(quantization_config=q,
+                  device_map={'': local_rank() if device == 'cuda' else 'cpu'})
     if device == 'cuda': kw['attn_implementation'] = 'sdpa'
     return kw
 
@@ -282,8 +289,10 @@ def _load(src, mcfg, device, dtype, max_length, backend:str, notes:list):
         except Exception as e:
             if mcfg.backend == 'unsloth':
                 raise ModelError(f'unsloth could not load {src.label} ({type(e).__name__}: '
-                                 f'{str(e).splitlines()[0][:160]}); set model.backend to auto or transformers.') from e
-            notes.append(f'unsloth could not load {src.label} ({type(e).__name__}: {str(e).splitlines()[0][:160]}), '
+                                 f'{str(e).splitlines()[0][:160]}); set model.backend to auto or '
+                                 f'transformers.') from e
+            notes.append(f'unsloth could not load {src.label} ({type(e).__name__}: '
+                         f'{str(e).splitlines()[0][:160]}), '
                          f'so transformers + peft is used instead.')
     return _load_transformers(src, mcfg, device, dtype), 'transformers'
 
@@ -425,7 +434,8 @@ def add_lora(model, lcfg:LoRAConfig=None, backend:str='transformers+peft',
     lcfg = lcfg or LoRAConfig()
     pc = peft_lora_config(model, lcfg)
     if backend == 'unsloth':
-        from unsloth import FastLanguageModel   # its own seed argument, which would otherwise be 3407
+        # its own seed argument, which would otherwise be 3407
+        from unsloth import FastLanguageModel
         return FastLanguageModel.get_peft_model(model, r=pc.r, lora_alpha=pc.lora_alpha,
                                                 lora_dropout=pc.lora_dropout,
                                                 target_modules=list(pc.target_modules),

@@ -316,7 +316,8 @@ def _auto_batch_summary(cfg, arch, seq, summary, probs) -> int|None:
     try: b, acc = recommend_batch(cfg, arch, seq or 512, budget)
     except ConfigError as e: probs.append(str(e)); return None
     summary['batch'] = (f'auto: about {b} × {acc} accumulation by the estimate (effective '
-                        f'{cfg.train.effective_batch}); the run measures the largest that fits at its start')
+                        f'{cfg.train.effective_batch}); the run measures the largest that fits at '
+                        f'its start')
     return b
 
 def _check_model(cfg, probs):
@@ -343,10 +344,12 @@ def tokenizer_only(name:str, cache_dir:str='', chat_template:str='auto'):
         d = cache_root(cache_dir)/'models'/EMBEDDED_NAME
         if (d/'tokenizer.json').exists(): return load_tokenizer(str(d), chat_template)
         g = embedded_gguf()
-        return apply_template(AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name), chat_template)
+        return apply_template(AutoTokenizer.from_pretrained(g.parent, gguf_file=g.name),
+                              chat_template)
     if name.lower().endswith('.gguf'):
         p = Path(name)
-        return apply_template(AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name), chat_template)
+        return apply_template(AutoTokenizer.from_pretrained(p.parent, gguf_file=p.name),
+                              chat_template)
     return load_tokenizer(resolve_source(name, cache_dir).path, chat_template)
 
 def _check_lengths(cfg, ld, arch, probs, warns, summary):
@@ -399,7 +402,8 @@ def estimate_cost(cfg:Config, arch:Arch, tokens_per_sample:float, n_samples:int|
     est = estimate_memory(cfg, arch, int(tokens_per_sample), device='cuda')
     rows = []
     for r in prices['gpus']:
-        mine = bool(measured) and (_same_gpu(r['gpu'], device) or r.get('gpu') == prices.get('measured_on'))
+        mine = (bool(measured)
+                and (_same_gpu(r['gpu'], device) or r.get('gpu') == prices.get('measured_on')))
         tps = measured if mine else r['tflops'] * 1e12 * mfu / (4 * arch.n_params())
         hours = tokens / tps / 3600
         rows.append(dict(provider=r['provider'], gpu=r['gpu'],

@@ -26,7 +26,8 @@ class Prepared:
     n_rows: int
     max_length: int
     dropped: dict = field(default_factory=dict)
-    mix: list = field(default_factory=list)   # several datasets: each one's rows and share (wanted, reached)
+    # several datasets: each one's rows and share (wanted, reached)
+    mix: list = field(default_factory=list)
     packed: PackedDataset|None = None         # data.packing: the training examples in rows
 
     @property
@@ -82,7 +83,8 @@ def _unique_parts(parts:list, policy:str) -> tuple:
     if dup and policy == 'stop':
         raise DataError(f'{flat[min(dup)][1].id} repeats an earlier row exactly ({len(dup)} exact '
                         f'duplicates); remove them or set data.duplicates to drop.')
-    pools = [[s for i, (k, s) in enumerate(flat) if k == j and i not in dup] for j in range(len(parts))]
+    pools = [[s for i, (k, s) in enumerate(flat) if k == j and i not in dup]
+             for j in range(len(parts))]
     return pools, len(dup)
 
 def _mixed(cfg:Config, paths:list, parts:list) -> Loaded:
@@ -96,10 +98,12 @@ def _mixed(cfg:Config, paths:list, parts:list) -> Loaded:
     source = {id(s): k for k, p in enumerate(train_pools) for s in p}
     reached = [sum(source[id(s)] == k for s in samples) / len(samples) for k in range(len(paths))]
     wanted = mix_shares([len(p) for p in train_pools], w, d.mix_temperature)
-    report = [dict(path=p, rows=len(pool), train=len(tr), eval=len(ev), weight=(w or [1.0]*len(paths))[k],
+    report = [dict(path=p, rows=len(pool), train=len(tr), eval=len(ev),
+                   weight=(w or [1.0]*len(paths))[k],
                    wanted=round(float(wanted[k]), 4), reached=round(reached[k], 4))
               for k, (p, pool, (tr, ev)) in enumerate(zip(paths, pools, splits))]
-    dropped = {'malformed': sum(len(p.problems) for p in parts)} if any(p.problems for p in parts) else {}
+    dropped = ({'malformed': sum(len(p.problems) for p in parts)} if any(p.problems for p in parts)
+               else {})
     if n_dup: dropped['exact_duplicate'] = n_dup
     return Loaded(samples, [q for p in parts for q in p.problems],
                   {k: v for p in parts for k, v in p.formats.items()}, sum(p.n_rows for p in parts),
@@ -140,7 +144,8 @@ def prepare_data(cfg:Config, tok, samples:list|None=None, eval_samples:list|None
 def mix_markdown(rows:list) -> str:
     "The mix table: each dataset's rows after de-duplication, its eval hold-out, weight and share wanted / reached."
     if not rows: return ''
-    out = ['', '## Mix', '', '| dataset | unique rows | train | eval | weight | share wanted | share reached |',
+    out = ['', '## Mix', '',
+           '| dataset | unique rows | train | eval | weight | share wanted | share reached |',
            '|---|---|---|---|---|---|---|']
     out += [f'| {r["path"]} | {r["rows"]} | {r["train"]} | {r["eval"]} | {r["weight"]:g} | '
             f'{r["wanted"]:.1%} | {r["reached"]:.1%} |' for r in rows]
@@ -148,5 +153,6 @@ def mix_markdown(rows:list) -> str:
 
 def write_data_report(run_dir, prep:Prepared):
     "The data report (Markdown) and the length histogram, into the run directory."
-    atomic_write_text(Path(run_dir)/'data_report.md', report_markdown(prep.report) + mix_markdown(prep.mix))
+    atomic_write_text(Path(run_dir)/'data_report.md',
+                      report_markdown(prep.report) + mix_markdown(prep.mix))
     report_figure(prep.report).savefig(Path(run_dir)/'data_lengths.png', dpi=100)

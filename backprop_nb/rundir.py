@@ -101,7 +101,8 @@ def read_status(run_dir) -> dict:
     try: st = json.loads(p.read_text()) if p.exists() else {}
     except (json.JSONDecodeError, UnicodeDecodeError): st = {}
     if st.get('status') == 'running' and st.get('host') == platform.node() and not RunLock.held(run_dir):
-        st.update(status='died', message=f'the process that ran it (pid {st.get("pid", "?")}) ended '
+        st.update(status='died',
+                  message=f'the process that ran it (pid {st.get("pid", "?")}) ended '
                   f'without saying so (killed, or out of memory) after step {st.get("step", 0)}; '
                   f'continue it with `backprop-nb resume {run_dir}`')
     return st

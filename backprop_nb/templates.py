@@ -22,31 +22,43 @@ class Template:
 
 TEMPLATES = {
     'chatml': Template(
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% "
+                       "endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}",
         '<|im_end|>', ('<|im_start|>', '<|im_end|>'),
-        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"),
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end "
+                       "}}<|im_start|>assistant\n"),
     'llama3': Template(
-        "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+        "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] "
+                       "}}<|end_header_id|>\n\n"
         "{{ m['content'] | trim }}<|eot_id|>{% endfor %}"
-        "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}",
+        "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif "
+                       "%}",
         '<|eot_id|>', ('<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'),
-        "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>"
+        "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content "
+                       "}}<|eot_id|>"
         "{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n"),
     'mistral': Template(
-        "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] + '\n\n' %}"
-        "{% set msgs = messages[1:] %}{% else %}{% set sys = '' %}{% set msgs = messages %}{% endif %}"
-        "{% for m in msgs %}{% if m['role'] == 'user' %}[INST] {{ (sys if loop.first else '') + m['content'] }} [/INST]"
+        "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{% set sys = "
+                        "messages[0]['content'] + '\n\n' %}"
+        "{% set msgs = messages[1:] %}{% else %}{% set sys = '' %}{% set msgs = messages %}{% "
+                        "endif %}"
+        "{% for m in msgs %}{% if m['role'] == 'user' %}[INST] {{ (sys if loop.first else '') + "
+                        "m['content'] }} [/INST]"
         "{% else %} {{ m['content'] }}</s>{% endif %}{% endfor %}",
         '</s>', ('[INST]', '[/INST]', '</s>'),
-        "{{- range $i, $m := .Messages }}{{- if eq $m.Role \"user\" }}[INST] {{ if eq $i 1 }}{{ $.System }}\n\n"
-        "{{ end }}{{ $m.Content }} [/INST]{{- else if eq $m.Role \"assistant\" }} {{ $m.Content }}</s>{{- end }}{{- end }}"),
+        "{{- range $i, $m := .Messages }}{{- if eq $m.Role \"user\" }}[INST] {{ if eq $i 1 }}{{ "
+                        "$.System }}\n\n"
+        "{{ end }}{{ $m.Content }} [/INST]{{- else if eq $m.Role \"assistant\" }} {{ $m.Content "
+                        "}}</s>{{- end }}{{- end }}"),
     'gemma': Template(
-        "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' else m['role'] %}"
+        "{{ bos_token }}{% for m in messages %}{% set role = 'model' if m['role'] == 'assistant' "
+                      "else m['role'] %}"
         "<start_of_turn>{{ role }}\n{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}"
         "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}",
         '<end_of_turn>', ('<start_of_turn>', '<end_of_turn>'),
-        "{{- range .Messages }}<start_of_turn>{{ if eq .Role \"assistant\" }}model{{ else }}{{ .Role }}{{ end }}\n"
+        "{{- range .Messages }}<start_of_turn>{{ if eq .Role \"assistant\" }}model{{ else }}{{ "
+                      ".Role }}{{ end }}\n"
         "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n"),
     'phi3': Template(
         "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"
@@ -59,24 +71,30 @@ TEMPLATES = {
         "{% else %}### Assistant:\n{{ m['content'] }}{{ eos_token }}\n\n{% endif %}{% endfor %}"
         "{% if add_generation_prompt %}### Assistant:\n{% endif %}",
         None, (),
-        "{{- range .Messages }}{{ if eq .Role \"system\" }}{{ .Content }}\n\n{{ else if eq .Role \"user\" }}"
-        "### User:\n{{ .Content }}\n\n{{ else }}### Assistant:\n{{ .Content }}<<EOS>>\n\n{{ end }}{{ end }}"
+        "{{- range .Messages }}{{ if eq .Role \"system\" }}{{ .Content }}\n\n{{ else if eq .Role "
+                      "\"user\" }}"
+        "### User:\n{{ .Content }}\n\n{{ else }}### Assistant:\n{{ .Content }}<<EOS>>\n\n{{ end "
+                      "}}{{ end }}"
         "### Assistant:\n"),
 }
 
 # %% ../nbs/00b_templates.ipynb #834f4d62
-_PROBE = [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'Symbol of gold?'},
+_PROBE = [{'role': 'system', 'content': 'Be brief.'},
+          {'role': 'user', 'content': 'Symbol of gold?'},
           {'role': 'assistant', 'content': 'Au'}, {'role': 'user', 'content': 'And silver?'}]
 
 def _render(tok, template:str|None=None) -> str|None:
-    try: return tok.apply_chat_template(_PROBE, chat_template=template, tokenize=False, add_generation_prompt=True)
+    try:
+        return tok.apply_chat_template(_PROBE, chat_template=template, tokenize=False,
+                                       add_generation_prompt=True)
     except Exception: return None
 
 def template_name(tok) -> str|None:
     "Which library template the tokenizer's own renders like: the same text for a conversation with a system message."
     if not getattr(tok, 'chat_template', None): return None
     own = _render(tok)
-    return next((k for k, t in TEMPLATES.items() if own is not None and _render(tok, t.jinja) == own), None)
+    return next((k for k, t in TEMPLATES.items() if own is not None
+                 and _render(tok, t.jinja) == own), None)
 
 def _missing(tok, t:Template) -> list:
     vocab = tok.get_vocab()
@@ -87,17 +105,22 @@ def resolve_template(tok, spec:str='auto') -> tuple:
     if spec == 'auto':
         if getattr(tok, 'chat_template', None): return tok.chat_template, ''
         name = 'chatml' if not _missing(tok, TEMPLATES['chatml']) else 'plain'
-        return TEMPLATES[name].jinja, (f'the tokenizer has no chat template, so the {name!r} template is used '
+        return TEMPLATES[name].jinja, (f'the tokenizer has no chat template, so the {name!r} '
+                                       f'template is used '
                                        f'(set data.chat_template to choose another).')
     if spec in TEMPLATES:
         miss = _missing(tok, TEMPLATES[spec])
         if miss:
-            raise ConfigError(f'data.chat_template {spec!r} needs the special tokens {", ".join(miss)}, which '
-                              f'this tokenizer lacks; use \'plain\' or \'auto\', or a template of its own family.')
+            raise ConfigError(f'data.chat_template {spec!r} needs the special tokens '
+                              f'{", ".join(miss)}, which '
+                              f'this tokenizer lacks; use \'plain\' or \'auto\', or a template of '
+                              f'its own family.')
         return TEMPLATES[spec].jinja, ''
     p = Path(spec).expanduser()
-    if p.suffix in ('.jinja', '.j2', '.txt') and p.is_file(): return p.read_text(encoding='utf-8'), ''
-    raise ConfigError(f'data.chat_template must be auto, one of {", ".join(TEMPLATES)}, or an existing '
+    if p.suffix in ('.jinja', '.j2', '.txt') and p.is_file():
+        return p.read_text(encoding='utf-8'), ''
+    raise ConfigError(f'data.chat_template must be auto, one of {", ".join(TEMPLATES)}, or an '
+                      f'existing '
                       f'.jinja file (got {spec!r}).')
 
 def end_of_turn(tok) -> str:

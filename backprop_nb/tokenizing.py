@@ -202,7 +202,8 @@ class PackedDataset(torch.utils.data.Dataset):
         "As a `datasets.Dataset`, with a `length` column (rows are then drawn like unpacked samples)."
         import datasets
         cols = [self[i] for i in range(len(self))]
-        return datasets.Dataset.from_dict({k: [c[k] for c in cols] for k in cols[0]} | {'length': self.lengths})
+        return datasets.Dataset.from_dict({k: [c[k] for c in cols]
+                                           for k in cols[0]} | {'length': self.lengths})
 
 def pack(data:EncodedDataset, capacity:int, keep_order:bool=False) -> PackedDataset:
     "The examples of `data` packed into rows of at most `capacity` tokens."
@@ -221,8 +222,10 @@ class PackedCollator:
         for i, f in enumerate(feats):
             n, lens = len(f['input_ids']), list(f['seg_lens'])
             ids[i, :n], labels[i, :n] = torch.tensor(f['input_ids']), torch.tensor(f['labels'])
-            pos[i] = torch.cat([torch.arange(k) for k in lens + [L - n]])   # padding: a segment of its own
-            seg[i, :n] = torch.arange(len(flat), len(flat) + len(lens)).repeat_interleave(torch.tensor(lens))
+            # padding: a segment of its own
+            pos[i] = torch.cat([torch.arange(k) for k in lens + [L - n]])
+            seg[i, :n] = torch.arange(len(flat),
+                                      len(flat) + len(lens)).repeat_interleave(torch.tensor(lens))
             flat += list(f['sample_index'])
         return dict(input_ids=ids, position_ids=pos, labels=labels, segment=seg,
                     sample_index=torch.tensor(flat))

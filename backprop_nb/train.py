@@ -69,7 +69,8 @@ def _trainer_cls():
                 loss = loss * self.accelerator.num_processes   # DDP averages gradients across ranks
             mode = 'train' if model.training else 'eval'
             if mode == 'train' and self.stats is not None and idx is not None:
-                real = inputs['attention_mask'] if seg is None else seg >= 0   # packed rows: no mask
+                # packed rows: no mask
+                real = inputs['attention_mask'] if seg is None else seg >= 0
                 self.stats.add(int(real.sum()), int(out.n_trained),
                                int(out.correct), idx.tolist(), out.row_loss.tolist())
             if mode == 'eval' and int(out.n_trained):
@@ -104,13 +105,15 @@ def lr_scheduler(cfg:Config) -> tuple:
 
 def precision(device:str, dtype) -> dict:
     "The Trainer's mixed precision: bf16 autocast on bf16 GPUs, fp16 autocast with loss scaling on older ones (T4), none on a CPU."
-    return dict(bf16=device == 'cuda' and dtype == torch.bfloat16, fp16=device == 'cuda' and dtype == torch.float16)
+    return dict(bf16=device == 'cuda' and dtype == torch.bfloat16,
+                fp16=device == 'cuda' and dtype == torch.float16)
 
 def _checkpointing(on:bool) -> dict:
     "Activation checkpointing under the name this TRL knows (1.16: activation_checkpointing; 1.15, unsloth's pin: gradient_checkpointing)."
     import dataclasses
     from trl import SFTConfig
-    name = ('activation_checkpointing' if 'activation_checkpointing' in {f.name for f in dataclasses.fields(SFTConfig)}
+    name = ('activation_checkpointing'
+            if 'activation_checkpointing' in {f.name for f in dataclasses.fields(SFTConfig)}
             else 'gradient_checkpointing')
     return {name: on, f'{name}_kwargs': {'use_reentrant': False}}
 
@@ -159,7 +162,8 @@ def model_with_lora(cfg:Config, model=None, tok=None):
     if not isinstance(model, PeftModel):
         torch.manual_seed(cfg.train.seed)
         add_compact_loss(model)
-        model = add_lora(model, cfg.lora, info.backend, grad_checkpointing(cfg, info.device), cfg.train.seed)
+        model = add_lora(model, cfg.lora, info.backend, grad_checkpointing(cfg, info.device),
+                         cfg.train.seed)
     info.n_trainable = n_trainable(model)
     return model, tok, info
 
@@ -186,7 +190,8 @@ class RunResult:
 
 # %% ../nbs/03d_train.ipynb #ccd0acf1
 def _tokenizer(cfg:Config):
-    return load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path, cfg.data.chat_template)
+    return load_tokenizer(resolve_source(cfg.model.name, cfg.model.cache_dir).path,
+                          cfg.data.chat_template)
 
 def _world(device:str):
     "(number of processes, is this the main one); sets up the process group under torchrun / accelerate launch."
@@ -272,13 +277,16 @@ def setup(self:Run):
     check_trackers(self.cfg.train.report_to)
     self.tok = apply_template(self.tok or _tokenizer(self.cfg), self.cfg.data.chat_template)
     if self.tok.template_note:
-        self.notes.append(Alert(code='chat_template', severity='info', message=self.tok.template_note[0].upper()
-                                + self.tok.template_note[1:], fix='Nothing to do if that template suits your data.'))
+        self.notes.append(Alert(code='chat_template', severity='info',
+                                message=self.tok.template_note[0].upper()
+                                + self.tok.template_note[1:],
+                                fix='Nothing to do if that template suits your data.'))
     # 2. encoded
     self.prep = prepare_data(self.cfg, self.tok, self.samples, self.eval_samples, loaded)
     # 3. checks target modules
     self.model, _, self.info = model_with_lora(self.cfg, self.model, self.tok)
-    self.notes += [Alert(code='model_load', severity='info', message=n, fix='Nothing to do if that suits you.')
+    self.notes += [Alert(code='model_load', severity='info', message=n,
+                         fix='Nothing to do if that suits you.')
                    for n in self.info.notes]
     self.world, self.main = _world(self.info.device)
     self._auto_batch()        # train.batch_size auto: measured now, recorded in config.yaml
@@ -301,10 +309,12 @@ def _auto_batch(self:Run):
     if self.world > 1:                     # every rank trains with rank 0's choice
         import torch.distributed as dist
         box = [ab]; dist.broadcast_object_list(box, src=0); ab = box[0]
-    self.cfg = replace(self.cfg, train=replace(t, batch_size=ab['batch_size'], grad_accum=ab['grad_accum']))
+    self.cfg = replace(self.cfg,
+                       train=replace(t, batch_size=ab['batch_size'], grad_accum=ab['grad_accum']))
     peak = f', measured peak {ab["peak"] / 2**30:.2f} GB' if ab['peak'] else ''
     self.notes.append(Alert(code='batch_auto', severity='info',
-                            message=f'train.batch_size auto: micro-batch {ab["batch_size"]} × accumulation '
+                            message=f'train.batch_size auto: micro-batch {ab["batch_size"]} × '
+                            f'accumulation '
                             f'{ab["grad_accum"]} (effective batch {ab["effective_batch"]}); up to '
                             f'{ab["largest_fit"]} rows of {ab["seq_len"]} tokens fit in the '
                             f'{ab["budget"] / 2**30:.1f} GB budget{peak}.',
@@ -374,7 +384,8 @@ def _make_trainer(self:Run):
 def _callbacks(self:Run) -> dict:
     "Events, diagnostics, stop control and early stopping, by name (the name keys their saved state)."
     cfg, prep, t = self.cfg, self.prep, self.cfg.train
-    per_row = len(prep.train) / len(prep.rows)             # samples in a batch row (> 1 when packed)
+    # samples in a batch row (> 1 when packed)
+    per_row = len(prep.train) / len(prep.rows)
     eb = round(t.effective_batch * per_row) * self.world
     name, kw = lr_scheduler(cfg)
     schedule = lr_schedule(name, self.lr, self.steps, round(t.warmup_ratio * self.steps),
@@ -551,7 +562,8 @@ def config_changes(saved:dict, cfg:Config) -> list:
         for f in dc_fields(getattr(cfg, sec)):
             if not f.metadata.get('hashed', True): continue
             a, b = saved.get(sec, {}).get(f.name), now.get(sec, {}).get(f.name)
-            if (list(a) if isinstance(a, (list, tuple)) else a) != (list(b) if isinstance(b, (list, tuple)) else b):
+            if (list(a) if isinstance(a, (list, tuple)) else a) != (list(b)
+                    if isinstance(b, (list, tuple)) else b):
                 out.append((f'{sec}.{f.name}', a, b))
     return out
 

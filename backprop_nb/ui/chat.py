@@ -20,7 +20,8 @@ class ChatState:
         sys_ = [{'role': 'system', 'content': self.system}] if self.system else []
         return sys_ + [{'role': t['role'], 'content': t['content']} for t in self.turns]
     def ask(self, text:str): self.turns.append(dict(role='user', content=text, model=None))
-    def start_reply(self, model:str): self.turns.append(dict(role='assistant', content='', model=model))
+    def start_reply(self, model:str):
+        self.turns.append(dict(role='assistant', content='', model=model))
     def add(self, piece:str): self.turns[-1]['content'] += piece
     def reset(self): self.turns = []
 
@@ -34,10 +35,12 @@ def transcript_html(st:ChatState, busy:bool=False) -> str:
         text = html.escape(t['content']).replace('\n', '<br>') or ('…' if busy else '')
         if t['role'] == 'user':
             out.append(f'<div class="bp-turn bp-user" style="text-align:right;margin:4px 0">'
-                       f'<span style="background:#EEF2F8;padding:4px 8px;border-radius:8px">{text}</span></div>')
+                       f'<span style="background:#EEF2F8;padding:4px '
+                       f'8px;border-radius:8px">{text}</span></div>')
         else:
             color, label = _WHO.get(t['model'], _WHO['model'])
-            out.append(f'<div class="bp-turn bp-reply" style="margin:4px 0"><b style="color:{color}">{label}</b> '
+            out.append(f'<div class="bp-turn bp-reply" style="margin:4px 0"><b '
+                       f'style="color:{color}">{label}</b> '
                        f'<span>{text}</span></div>')
     return ''.join(out) or '<i style="color:#888">Ask something below.</i>'
 
@@ -56,7 +59,8 @@ class ChatWidget:
                                      tooltips=['with the adapter', 'adapter switched off'])
         self.reset = W.Button(description='Reset')
         self.status = W.HTML('')
-        self.widget = W.VBox([self.transcript, W.HBox([self.input, self.send, self.which, self.reset]),
+        self.widget = W.VBox([self.transcript,
+                              W.HBox([self.input, self.send, self.which, self.reset]),
                               self.status])
         self.widget.add_class('bp-chat')
         self.send.on_click(lambda _: self.ask(self.input.value, wait=False))
@@ -92,7 +96,8 @@ def _generate(self:ChatWidget, who:str):
         for piece in stream_reply(self.model, self.tok, self.state.messages()[:-1], self.ecfg,
                                   adapter=who != 'base'):
             self.state.add(piece)
-            if time.time() - last > 0.1: self.transcript.value = transcript_html(self.state, True); last = time.time()
+            if time.time() - last > 0.1:
+                self.transcript.value = transcript_html(self.state, True); last = time.time()
         self.status.value = ''
     except Exception as e:
         self.error = e

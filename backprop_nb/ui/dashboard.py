@@ -189,15 +189,18 @@ _ALIVE = []     # the dashboards whose training thread is running in this kernel
 def _check_idle(title:str):
     for d in [d for d in _ALIVE if not d.done]:
         step = d.state.of('step')[-1].step if d.state.of('step') else 0
-        raise InUseError(f'a training started from the dashboard {d.title!r} is still running (step '
-                         f'{step}); press its Stop button (or call dash.stop()) and wait for it to end '
+        raise InUseError(f'a training started from the dashboard {d.title!r} is still running '
+                         f'(step '
+                         f'{step}); press its Stop button (or call dash.stop()) and wait for it '
+                         f'to end '
                          f'before starting {title!r}.')
     _ALIVE[:] = []
 
 def _reset(self:Dashboard):
     "Ready for a new run: no stop asked, no events, no result, the button enabled."
     self.stop_control.reset()
-    self.state, self.result, self.error, self.errors, self.handle = DashboardState(), None, None, [], None
+    self.state, self.result, self.error, self.errors, self.handle = (DashboardState(), None, None,
+            [], None)
     if self.interactive:
         self.stop_button.description, self.stop_button.disabled = 'Stop and save', False
         self.stats.value, self.alerts.value = 'waiting for the first step…', ''
