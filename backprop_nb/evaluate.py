@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'normalize', 'exact_match', 'contains', 'token_f1', 'regex_match', 'generate', 'PromptResult',
-           'score_answers', 'eval_prompts', 'label_tokens', 'choose_labels', 'score_labels', 'eval_loss', 'Comparison',
-           'compare', 'load_run', 'read_prompt_file', 'evaluate_run', 'load_for_chat', 'sampling_kwargs',
+           'score_answers', 'eval_prompts', 'label_tokens', 'choose_labels', 'last_logits', 'score_labels', 'eval_loss',
+           'Comparison', 'compare', 'load_run', 'read_prompt_file', 'evaluate_run', 'load_for_chat', 'sampling_kwargs',
            'stream_reply']
 
 # %% ../nbs/05_evaluate.ipynb #fc021055
@@ -109,7 +109,7 @@ def eval_prompts(model, tok, pairs:list, name:str='model',
     preds = generate(model, tok, prompts, max_new_tokens, batch_size, progress=progress)
     return PromptResult(name, prompts, golds, preds, score_answers(preds, golds, metrics, patterns))
 
-# %% ../nbs/05_evaluate.ipynb #22746622
+# %% ../nbs/05_evaluate.ipynb #cfec76a4
 def label_tokens(tok, labels:list) -> list:
     "The first token of each label as a reply; labels that begin with the same token are refused."
     ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
@@ -122,29 +122,48 @@ def label_tokens(tok, labels:list) -> list:
     return ids
 
 @torch.no_grad()
-def choose_labels(model, tok, prompts:list, labels:list, batch_size:int=32,
-                  system:str|None=None) -> list:
+def choose_labels(model, tok, prompts:list, labels:list, batch_size:int=64, system:str|None=None) -> list:
     "For each prompt, the label whose first token is the most likely reply (one forward pass per prompt)."
     ids, dev = label_tokens(tok, labels), next(model.parameters()).device
-    texts = [tok.apply_chat_template(_as_messages(p, system), tokenize=False,
-                                     add_generation_prompt=True)
-             for p in prompts]
-    was, side = model.training, tok.padding_side
-    model.eval(); tok.padding_side = 'left'
-    out = []
+    rows = [tok(tok.apply_chat_template(_as_messages(p, system), tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False)['input_ids'] for p in prompts]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))       # similar lengths together
+    out, was = [None] * len(rows), model.training
+    model.eval()
     try:
-        for s in range(0, len(texts), batch_size):
-            enc = tok(texts[s:s+batch_size], return_tensors='pt', padding=True,
-                      add_special_tokens=False).to(dev)
-            pos = (enc['attention_mask'].cumsum(-1) - 1).clamp(min=0)
-            logits = model(**enc, position_ids=pos, logits_to_keep=1).logits[:, -1, ids]
-            out += [labels[k] for k in logits.argmax(-1).tolist()]
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s+batch_size]
+            picks = last_logits(model, [rows[i] for i in idx], tok.pad_token_id or 0, dev)[:, ids].argmax(-1)
+            for i, k in zip(idx, picks.tolist()): out[i] = labels[k]
     finally:
-        tok.padding_side = side
         if was: model.train()
     return out
 
-def score_labels(model, tok, pairs:list, labels:list, batch_size:int=32) -> list:
+def _common_prefix(rows:list) -> int:
+    "How many leading tokens every row shares (at least one token is left to each row)."
+    n = min(len(r) for r in rows) - 1
+    for k in range(n):
+        if any(r[k] != rows[0][k] for r in rows): return k
+    return max(n, 0)
+
+@torch.no_grad()
+def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
+    "Next-token logits after each row of token ids; the prefix all rows share is run once and its cache reused."
+    p, B = _common_prefix(rows), len(rows)
+    cache = None
+    if p:
+        cache = model(input_ids=torch.tensor([rows[0][:p]], device=dev), use_cache=True).past_key_values
+        cache.batch_repeat_interleave(B)
+    L = max(len(r) for r in rows) - p
+    ids = torch.full((B, L), pad_id, dtype=torch.long, device=dev)
+    mask = torch.zeros((B, p + L), dtype=torch.long, device=dev)
+    for b, r in enumerate(rows):
+        ids[b, :len(r) - p] = torch.tensor(r[p:]); mask[b, :len(r)] = 1
+    pos = torch.arange(p, p + L, device=dev).expand(B, -1)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits
+    return logits[torch.arange(B, device=dev), torch.tensor([len(r) - p - 1 for r in rows], device=dev)].float()
+
+def score_labels(model, tok, pairs:list, labels:list, batch_size:int=64) -> list:
     "1.0 / 0.0 per (prompt, gold label): whether the model's most likely label is the gold one."
     picks = choose_labels(model, tok, [p for p, _ in pairs], labels, batch_size)
     return [float(p == g) for p, (_, g) in zip(picks, pairs)]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Continual learning that can tell the methods apart: the embedded model over five classification tasks built
-from tables people wrote (sentiment, part of speech, language, entity type, script; backprop_nb.clbench),
+from tables people wrote (part of speech, syllables, stress, script, letter case; backprop_nb.clbench),
 every method in one harness over several task orders, scored among each task's labels, with paired bootstrap
 intervals for the differences, the multi-task bound, and a figure.
 
@@ -15,15 +15,15 @@ from pathlib import Path
 
 
 def bench_config(a):
-    from backprop_nb.clbench import BenchConfig, METHODS, BENCH_TASKS
+    from backprop_nb.clbench import BenchConfig, METHODS, DEFAULT_TASKS
     settings = {'continual.steps_per_task': a.steps, 'train.batch_size': a.batch, 'train.lr': a.lr, 'lora.r': a.rank,
                 'lora.targets': a.targets, 'continual.curve': a.curve}
     if a.quick:
-        return BenchConfig(tasks=('sentiment', 'script', 'lang'), orders=2, n_train=120, n_held=60,
+        return BenchConfig(tasks=('script', 'stress', 'case'), orders=2, n_train=120, n_held=60,
                            methods=('sequential', 'slao'), multitask=False,
                            settings={**settings, 'continual.steps_per_task': min(a.steps, 10)})
     methods = tuple(a.methods.split(',')) if a.methods else tuple(METHODS)
-    return BenchConfig(tasks=tuple(a.tasks.split(',')) if a.tasks else tuple(BENCH_TASKS), orders=a.orders,
+    return BenchConfig(tasks=tuple(a.tasks.split(',')) if a.tasks else DEFAULT_TASKS, orders=a.orders,
                        n_train=a.n_train, n_held=a.n_held, methods=methods, multitask=not a.no_multitask,
                        settings=settings)
 
