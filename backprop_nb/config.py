@@ -382,7 +382,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #5e0412de
+# %% ../nbs/00_config.ipynb #d1f1e44b
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -402,8 +402,10 @@ class ContinualConfig(Section):
                        "slao (merge, orthogonal init from the last fine-tuned LoRA), sequential "
                        "(one LoRA trained on), fresh (new LoRA per task), slao_no_orth, "
                        "slao_last_merge.", choices=CL_METHODS)
-    curve: str = knob('sqrt',
-                      "Merge scale λ(i): sqrt 1/√i (paper), linear 1/i, log 1/log(i+1), constant.",
+    curve: str = knob('linear',
+                      "Merge scale λ(i): linear 1/i (default: it forgot less than the paper's "
+                      "sqrt in bench/continual.py, see bench/results/slao_why_intervals.txt), "
+                      "sqrt 1/√i (paper), log 1/log(i+1), constant.",
                       choices=('sqrt','linear','log','constant'))
     constant: float = knob(0.5, "λ for the constant curve.", lo=0, hi=1)
     floor: float = knob(0.0, "Smallest λ allowed (0 = no floor, as in the paper).", lo=0, hi=1)

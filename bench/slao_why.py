@@ -112,9 +112,44 @@ def analyse(root:Path, model, tok) -> tuple:
     return lines, res
 
 
+def curve_runs(root:Path, model, tok, curve:str, k:int) -> dict:
+    "A bench-style run (per-prompt scores on the diagonal and the last row) of SLAO's merge under `curve`."
+    from backprop_nb.config import load_config
+    from backprop_nb.continual import load_tasks, score_items
+    from backprop_nb.slao import set_state
+    cfg = load_config(root/'config.yaml'); tasks = load_tasks(cfg)
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2].isdigit() and (p/'adapter').exists())
+    states = merged_states([adapter_state(d/'adapter') for d in dirs], curve)
+    T = len(tasks); details = [[None] * T for _ in range(T)]
+    for i, st in enumerate(states):
+        set_state(model, st)
+        for j in (range(T) if i == T - 1 else (i,)):
+            details[i][j] = score_items(model, tok, tasks[j], cfg.eval.max_new_tokens)
+    return dict(method=f'slao {curve}', order=k, tasks=[t.name for t in tasks], details=details)
+
+
+def intervals(out:Path, model, tok, curves:list) -> list:
+    "Paired bootstrap of each curve against the paper's sqrt and against sequential, over every order."
+    from backprop_nb.clbench import paired_bootstrap
+    roots = sorted(p for p in out.glob('order*-slao') if p.is_dir())
+    runs = {c: [curve_runs(r, model, tok, c, int(r.name[5:].split('-')[0])) for r in roots]
+            for c in ['sqrt'] + [c for c in curves if c != 'sqrt']}
+    seq = [r for r in json.loads((out/'runs.json').read_text()) if r['method'] == 'sequential']
+    lines = ['| difference (paired bootstrap over prompts, 95 %, all orders) | ΔAA [interval] | ΔBWT [interval] |',
+             '|---|---|---|']
+    for c, rs in runs.items():
+        for name, other in ((f'slao {c} − slao sqrt', runs['sqrt']), (f'slao {c} − sequential', seq)):
+            if c == 'sqrt' and other is runs['sqrt']: continue
+            b = paired_bootstrap(rs, other)
+            lines.append(f'| {name} | ' + ' | '.join(
+                f'{b[m]["diff"]:+.1%} [{b[m]["lo"]:+.1%}, {b[m]["hi"]:+.1%}]' for m in ('AA', 'BWT')) + ' |')
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('folder'); ap.add_argument('--orders', default=None); ap.add_argument('--save', action='store_true')
+    ap.add_argument('--intervals', default=None, help='only the paired bootstrap of these curves, e.g. linear')
     a = ap.parse_args()
     from backprop_nb.config import load_config
     from backprop_nb.train import model_with_lora
@@ -124,6 +159,13 @@ def main():
     if not roots: sys.exit(f'{out} holds no order*-slao run; give the folder bench/continual.py --out wrote.')
     t0 = time.time()
     model, tok, _ = model_with_lora(load_config(roots[0]/'config.yaml'))
+    if a.intervals:
+        lines = intervals(out, model, tok, a.intervals.split(','))
+        text = '\n'.join([f'# python bench/slao_why.py {out} --intervals {a.intervals}   ({time.strftime("%Y-%m-%d")})',
+                          *lines, f'\n{time.time() - t0:.0f} s']) + '\n'
+        print(text); (out/'slao_why_intervals.txt').write_text(text)
+        if a.save: (Path(__file__).parent/'results'/'slao_why_intervals.txt').write_text(text)
+        return
     text, allres = [f'# python bench/slao_why.py {out}   ({time.strftime("%Y-%m-%d")})'], {}
     for r in roots:
         lines, res = analyse(r, model, tok)
