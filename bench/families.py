@@ -3,7 +3,7 @@
 config classes, tokenizers of their kind trained on the spot) through target presets, assistant masks, training,
 plain-peft reload, merge, GGUF (f16, q8_0, Q4_K_M) and llama.cpp itself (llama-cpp-python), as one table.
 
-    python bench/families.py            # ~30 s on 2 cores; needs llama-cpp-python (tools/llama_cpp.sh)
+    python bench/families.py            # 16 s measured on 2 cores; needs llama-cpp-python (tools/llama_cpp.sh)
 """
 import os, tempfile, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
