@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SYLLABLES', 'LANGS', 'SCRIPTS', 'BENCH_TASKS', 'DEFAULT_TASKS', 'SYSTEM', 'METHODS', 'COMPARE', 'sentiment_rows',
            'syllable_rows', 'stress_rows', 'case_rows', 'pos_rows', 'lang_rows', 'entity_rows', 'script_rows',
-           'BenchTask', 'split_task', 'write_task', 'BenchConfig', 'task_orders', 'bench_config', 'run_order',
+           'BenchTask', 'coded', 'split_task', 'write_task', 'BenchConfig', 'task_orders', 'bench_config', 'run_order',
            'multitask_run', 'run_bench', 'aa_bwt', 'paired_bootstrap', 'summarize', 'comparisons', 'report',
            'target_line', 'bench_figure']
 
@@ -126,7 +126,7 @@ def script_rows() -> list:
             rows.append((ch, SCRIPTS[name.split()[0]], ch))
     return rows
 
-# %% ../nbs/06a_clbench.ipynb #bdb6bc0d
+# %% ../nbs/06a_clbench.ipynb #2e559019
 @dataclass(frozen=True)
 class BenchTask:
     "A benchmark task: where its rows come from, how a prompt is asked, its labels."
@@ -135,17 +135,30 @@ class BenchTask:
     question: str                # with {} for the text
     labels: tuple
 
-BENCH_TASKS = {t.name: t for t in (
+def coded(task:BenchTask, codes:dict, name:str) -> BenchTask:
+    "The task with its labels replaced by unrelated words (`codes`: label -> word); other labels are left out."
+    rows = lambda: [(x, codes[y], e) for x, y, e in task.rows() if y in codes]
+    return BenchTask(name, rows, task.question, tuple(codes.values()))
+
+_NATURAL = (
     BenchTask('pos', pos_rows, 'Penn Treebank tag of “{}”?', ('NN', 'VB', 'JJ', 'RB')),
     BenchTask('syllables', syllable_rows, 'How many syllables has “{}”?', tuple(SYLLABLES.values())),
     BenchTask('stress', stress_rows, 'Which syllable of “{}” is stressed?', ('first', 'second')),
-    BenchTask('script', script_rows, 'Which script is the letter “{}” from?', tuple(SCRIPTS.values())),
+    BenchTask('script', script_rows, 'Which script is the letter “{}” from?',
+              tuple(SCRIPTS.values())),
     BenchTask('case', case_rows, 'Is the letter “{}” upper or lower case?', ('upper', 'lower')),
     BenchTask('sentiment', sentiment_rows, 'Sentiment of the word “{}”?', ('positive', 'negative')),
     BenchTask('lang', lang_rows, 'Which language is “{}” in?', tuple(LANGS.values())),
     BenchTask('entity', entity_rows, 'What kind of name is “{}”?',
-              ('country', 'currency', 'language', 'region')))}
-DEFAULT_TASKS = ('script', 'stress', 'entity', 'lang')   # learned in minutes; two start at chance (measured)
+              ('country', 'currency', 'language', 'region')))
+BENCH_TASKS = {t.name: t for t in _NATURAL}
+BENCH_TASKS.update({t.name: t for t in (
+    coded(BENCH_TASKS['sentiment'], {'positive': 'lake', 'negative': 'hill'}, 'sentiment_coded'),
+    coded(BENCH_TASKS['pos'], {'NN': 'ice', 'JJ': 'sun'}, 'pos_coded'),
+    coded(BENCH_TASKS['entity'], {'language': 'oak', 'region': 'pine'}, 'entity_coded'),
+    coded(BENCH_TASKS['lang'], dict(zip(LANGS.values(), ('cat', 'dog', 'fox', 'owl', 'bee'))),
+          'lang_coded'))})
+DEFAULT_TASKS = ('script', 'stress', 'sentiment_coded', 'entity')   # learned in 40 steps (measured)
 
 # %% ../nbs/06a_clbench.ipynb #040855c3
 def split_task(rows:list, labels:tuple, n_train:int, n_held:int, seed:int=0) -> tuple:
@@ -187,7 +200,7 @@ def write_task(task:BenchTask, folder, n_train:int=400, n_held:int=160, seed:int
                      [{'prompt': ask(x), 'answer': y} for x, y, _ in held])
     return tr, ho
 
-# %% ../nbs/06a_clbench.ipynb #ae073c53
+# %% ../nbs/06a_clbench.ipynb #a4fecc64
 METHODS = {
     'sequential': {'continual.method': 'sequential'},
     'sequential+replay': {'continual.method': 'sequential', 'continual.replay': 0.1,
@@ -212,9 +225,10 @@ class BenchConfig:
     methods: tuple = tuple(METHODS)
     every_order: tuple = ('sequential', 'slao')
     multitask: bool = True
+    second_reading_all: bool = False        # greedy exact match in every order, not the first only
     settings: dict = field(default_factory=lambda: {
-        'continual.steps_per_task': 30, 'train.batch_size': 8, 'train.lr': 2e-3, 'lora.r': 16,
-        'lora.targets': 'all-linear', 'continual.curve': 'sqrt'})
+        'continual.steps_per_task': 40, 'train.batch_size': 8, 'train.lr': 2e-3, 'lora.r': 16,
+        'lora.targets': 'all-linear', 'continual.curve': 'linear'})
     seed: int = 0
 
 def task_orders(bc:BenchConfig) -> list:
@@ -225,10 +239,12 @@ def task_orders(bc:BenchConfig) -> list:
         if tuple(o) not in orders: orders.append(tuple(o))
     return orders
 
-# %% ../nbs/06a_clbench.ipynb #55a1bc37
-def bench_config(bc:BenchConfig, files:dict, order:tuple, method:str, root) -> 'Config':
-    "The continual config of one method on one task order."
+# %% ../nbs/06a_clbench.ipynb #f64cba76
+def bench_config(bc:BenchConfig, files:dict, order:tuple, method:str, root,
+                 second:bool=True) -> 'Config':
+    "The continual config of one method on one task order (`second`: generate a second reading)."
     return make_config(**{
+        'continual.second_reading': second,
         'continual.tasks': ','.join(str(files[t][0]) for t in order),
         'continual.eval_sets': ','.join(str(files[t][1]) for t in order),
         'continual.scoring': 'labels',
@@ -248,11 +264,12 @@ def run_order(bc, files, order, k, model, tok, out, progress=False) -> list:
     from backprop_nb.continual import continual, branch
     from backprop_nb.slao import set_state
     methods = [m for m in bc.methods if k == 0 or m in bc.every_order]
-    first = continual(bench_config(bc, files, order, 'slao', out), model=model, tokenizer=tok,
-                      root=Path(out)/f'order{k}-first', until=1, progress=progress)
+    second = k == 0 or bc.second_reading_all
+    first = continual(bench_config(bc, files, order, 'slao', out, second), model=model,
+                      tokenizer=tok, root=Path(out)/f'order{k}-first', until=1, progress=progress)
     res = []
     for m in methods:
-        cfg = bench_config(bc, files, order, m, out)
+        cfg = bench_config(bc, files, order, m, out, second)
         root = branch(first.root, Path(out)/f'order{k}-{m.replace("+", "_")}', cfg)
         r = continual(cfg, model=model, tokenizer=tok, root=root, resume=True, progress=progress)
         # what task 1 cost is part of every method's time
@@ -362,13 +379,14 @@ def comparisons(runs:list, pairs=COMPARE, n:int=2000) -> dict:
     by = lambda m: [r for r in runs if r['method'] == m]
     return {f'{a} − {b}': paired_bootstrap(by(a), by(b), n) for a, b in pairs if by(a) and by(b)}
 
-# %% ../nbs/06a_clbench.ipynb #32f285eb
+# %% ../nbs/06a_clbench.ipynb #f857ef2d
 def _pm(x, sd): return f'{x:+.1%}' if sd is None else f'{x:+.1%} ± {sd:.1%}'
 
 def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
     "The benchmark as text: the table per method, the multi-task bound, the intervals, what is resolved."
     sm, lines = summarize(runs), []
-    lines += ['| method | orders | AA (mean ± sd) | BWT (mean ± sd) | FWT | greedy exact match | '
+    lines += ['| method | orders | AA (mean ± sd) | BWT (mean ± sd) | FWT | greedy exact match '
+              '(first order) | '
               'seconds |',
               '|---|---|---|---|---|---|---|']
     for m, s in sm.items():

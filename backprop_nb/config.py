@@ -382,7 +382,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #d1f1e44b
+# %% ../nbs/00_config.ipynb #332adcb7
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -425,6 +425,9 @@ class ContinualConfig(Section):
                                 choices=('recent','random','hard'))
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
     eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
+    second_reading: bool = knob(True,
+                                "After the last task, also generate greedy answers to label-scored "
+                                "prompts and report their exact match (format included).")
     scoring: str = knob('auto',
                         "How held-out prompts are scored: 'labels' (the most likely of the task's "
                         "own answers, "

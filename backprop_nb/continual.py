@@ -334,7 +334,7 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -
     if st.merger is not None: st.merger.load_merged(model)
     return st
 
-# %% ../nbs/06_continual.ipynb #3ede9c4f
+# %% ../nbs/06_continual.ipynb #675add9b
 def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
                 progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
@@ -374,7 +374,8 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
     scores, items = score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i,
                               cfg)
     st.matrix.append(scores); st.details.append(items); st.done = i
-    if i == len(tasks): st.generated = second_reading(model, tok, tasks)
+    if i == len(tasks) and cfg.continual.second_reading:
+        st.generated = second_reading(model, tok, tasks)
     st.save(root)                                                # saved before anyone is told
     bus.publish(TaskScores(run_index=i-1, scores={t.name: s for t, s in zip(tasks, scores)}))
 

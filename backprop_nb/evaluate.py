@@ -109,7 +109,7 @@ def eval_prompts(model, tok, pairs:list, name:str='model',
     preds = generate(model, tok, prompts, max_new_tokens, batch_size, progress=progress)
     return PromptResult(name, prompts, golds, preds, score_answers(preds, golds, metrics, patterns))
 
-# %% ../nbs/05_evaluate.ipynb #cfec76a4
+# %% ../nbs/05_evaluate.ipynb #4a005859
 def label_tokens(tok, labels:list) -> list:
     "The first token of each label as a reply; labels that begin with the same token are refused."
     ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
@@ -155,13 +155,17 @@ def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
         cache = model(input_ids=torch.tensor([rows[0][:p]], device=dev), use_cache=True).past_key_values
         cache.batch_repeat_interleave(B)
     L = max(len(r) for r in rows) - p
+    # each row's rest is left-padded so that every row ends at the last column: only that column's
+    # logits are computed (the vocabulary projection is a fifth of the work on a small model)
     ids = torch.full((B, L), pad_id, dtype=torch.long, device=dev)
-    mask = torch.zeros((B, p + L), dtype=torch.long, device=dev)
+    mask = torch.ones((B, p + L), dtype=torch.long, device=dev)
+    pos = torch.arange(p, p + L, device=dev).repeat(B, 1)
     for b, r in enumerate(rows):
-        ids[b, :len(r) - p] = torch.tensor(r[p:]); mask[b, :len(r)] = 1
-    pos = torch.arange(p, p + L, device=dev).expand(B, -1)
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True).logits
-    return logits[torch.arange(B, device=dev), torch.tensor([len(r) - p - 1 for r in rows], device=dev)].float()
+        gap = L - (len(r) - p)
+        ids[b, gap:] = torch.tensor(r[p:]); mask[b, p:p + gap] = 0; pos[b] -= gap
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos.clamp(min=0),
+                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1].float()
 
 def score_labels(model, tok, pairs:list, labels:list, batch_size:int=64) -> list:
     "1.0 / 0.0 per (prompt, gold label): whether the model's most likely label is the gold one."
