@@ -7,7 +7,7 @@ every method in one harness over several task orders, scored among each task's l
 intervals for the differences, the multi-task bound, and a figure.
 
     python bench/continual.py                        # the default benchmark (3390 s measured on a 2-core CPU)
-    python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (~3 minutes)
+    python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao   # the paper's settings
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
 """
