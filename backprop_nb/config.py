@@ -263,7 +263,7 @@ class DataConfig(Section):
                         "a GPU; on a CPU grouped batches already leave < 1 % padding).",
                         choices=('auto', 'on', 'off'))
 
-# %% ../nbs/00_config.ipynb #708e95dd
+# %% ../nbs/00_config.ipynb #34e6ed58
 SCHEDULERS = ('cosine','linear','constant','constant_with_warmup','cosine_with_min_lr')
 TRACKERS = ('tensorboard', 'trackio', 'wandb', 'mlflow')
 
@@ -336,6 +336,10 @@ class TrainConfig(Section):
                               lo=0.05, hi=20)
     label_smoothing: float = knob(0.0, "Label smoothing of the cross-entropy targets.", lo=0,
                                   hi=0.5)
+    shared_prefix: int = knob(8,
+                              "Run a prefix of at least this many tokens that every row of a batch "
+                              "shares (template, system prompt) once per batch and reuse its cache: "
+                              "the same loss and gradients, less compute; 0 = off.", lo=0)
     spike_factor: float = knob(3.0,
                                "Flag a loss spike when the loss exceeds this many times the "
                                "rolling median.", lo=1)
@@ -382,7 +386,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #332adcb7
+# %% ../nbs/00_config.ipynb #80920fd8
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -409,6 +413,9 @@ class ContinualConfig(Section):
                       choices=('sqrt','linear','log','constant'))
     constant: float = knob(0.5, "λ for the constant curve.", lo=0, hi=1)
     floor: float = knob(0.0, "Smallest λ allowed (0 = no floor, as in the paper).", lo=0, hi=1)
+    orth_scale: str = knob('unit',
+                           "Row norm of SLAO's orthogonal A: unit (paper) or match (the mean row "
+                           "norm of the A it replaces).", choices=('unit','match'))
     adaptive: bool = knob(False, "Ours, off by default: scale λ by (1 − ½·cos(new B, merged B)).")
     layer_scales: str = knob('',
                              "Ours, off by default: λ multipliers for thirds of the depth, e.g. "
@@ -424,7 +431,8 @@ class ContinualConfig(Section):
                                 "random, or hard (highest loss in their run).",
                                 choices=('recent','random','hard'))
     steps_per_task: int = knob(0, "Optimizer steps per task; 0 = train.max_steps.", lo=0)
-    eval_future: bool = knob(True, "Also score tasks not yet trained (for forward transfer).")
+    eval_future: bool = knob(True, "Also score the next task before it is trained (forward "
+                             "transfer).")
     second_reading: bool = knob(True,
                                 "After the last task, also generate greedy answers to label-scored "
                                 "prompts and report their exact match (format included).")

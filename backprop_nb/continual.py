@@ -7,7 +7,7 @@ __all__ = ['Task', 'task_labels', 'load_tasks', 'replay_samples', 'cl_metrics', 
            'score_items', 'score', 'score_all', 'ContinualState', 'branch', 'tasks_fingerprint', 'second_reading',
            'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #5e8987c0
+# %% ../nbs/06_continual.ipynb #450d8258
 import dataclasses, hashlib, json, math, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
@@ -23,7 +23,7 @@ from .slao import SLAO, get_state, set_state, lora_layers, save_slao, load_slao
 from .slao import save_lora_state, load_lora_state
 from .train import train, model_with_lora, save_adapter, check_resume_config
 from .prepare import split_eval
-from .evaluate import eval_prompts, eval_loss, score_labels
+from .evaluate import eval_prompts, eval_loss, score_labels, greedy, exact_match
 
 # %% ../nbs/06_continual.ipynb #f24b820f
 @dataclass
@@ -119,7 +119,7 @@ def cl_metrics(matrix:list, base:list|None=None) -> dict:
         out['FWT'] = round(sum(fwd) / len(fwd), 4)
     return out
 
-# %% ../nbs/06_continual.ipynb #dab4dad3
+# %% ../nbs/06_continual.ipynb #73725aa5
 @dataclass
 class ContinualResult:
     "The outcome of a continual run."
@@ -148,7 +148,7 @@ def _merger(cfg:Config):
     return SLAO(cc.curve, cc.constant, cc.floor,
                 init_from='last_merge' if m == 'slao_last_merge' else 'last_ft',
                 orthogonal=m != 'slao_no_orth', adaptive=cc.adaptive,
-                layer_scales=cc.layer_scales or None)
+                layer_scales=cc.layer_scales or None, orth_scale=cc.orth_scale)
 
 def task_lr(cfg:Config, i:int, n_rows:int) -> float:
     "The LR of run i (1-based): explicit list, else the run's LR × decay^(i−1)."
@@ -258,24 +258,36 @@ def load(cls:ContinualState, root, cfg:Config):
         st.last = load_lora_state(d/'last_lora.safetensors')
     return st
 
-# %% ../nbs/06_continual.ipynb #5721c816
+# %% ../nbs/06_continual.ipynb #fcf33635
 def _first_lora(state_dir:Path) -> dict:
     "The LoRA {layer: (A, B)} a run kept after its first task, whichever method saved it."
     if (state_dir/'slao'/'slao.json').exists(): return load_slao(state_dir/'slao').ft
     return load_lora_state(state_dir/'last_lora.safetensors')
 
 def branch(src, dest, cfg:Config) -> Path:
-    "Copy a continual run that stopped after its first task into `dest`, set to go on as `cfg` says; resume it to continue."
+    "Copy a stopped continual run into `dest`, set to go on as `cfg` says; resume it to continue."
     src, dest = Path(src), Path(dest)
     saved = json.loads((src/ContinualState._FILE).read_text())
-    if saved['done'] != 1:
-        raise ConfigError(f'{src} has finished {saved["done"]} tasks; only a run stopped after '
-                          f'its first task '
-                          f'(continual(..., until=1)) can be branched.')
+    done, n = saved['done'], len(cfg.continual.tasks)
+    if not 1 <= done < n:
+        raise ConfigError(f'{src} has finished {done} of {n} tasks; only a run stopped between two '
+                          f'tasks (continual(..., until=k)) can be branched, and nothing is left to '
+                          f'branch after the last.')
     st = ContinualState(**{k: v for k, v in saved.items() if k in ContinualState._FIELDS})
-    lora = _first_lora(src/saved['state_dir'])
-    st.merger, st.last = _merger(cfg), lora
-    if st.merger is not None: st.merger.i, st.merger.ft, st.merger.merged = 1, lora, lora
+    state_dir, merger = src/saved['state_dir'], _merger(cfg)
+    if done == 1:                                   # task 1 is the same for every method
+        lora = _first_lora(state_dir)
+        st.merger, st.last = merger, lora
+        if merger is not None: merger.i, merger.ft, merger.merged = 1, lora, lora
+    elif (state_dir/'slao'/'slao.json').exists() != (merger is not None):
+        raise ConfigError(f'{src} stopped after task {done}; from there it can only be branched into a '
+                          f'method of its kind (an SLAO run into an SLAO variant, a baseline into a '
+                          f'baseline): set continual.method accordingly.')
+    elif merger is not None:                        # the SLAO states, with the new variant's options
+        old = load_slao(state_dir/'slao')
+        merger.i, merger.ft, merger.merged = old.i, old.ft, old.merged
+        st.merger = merger
+    else: st.last = load_lora_state(state_dir/'last_lora.safetensors')
     dest.mkdir(parents=True, exist_ok=False)
     for d in st.task_dirs: shutil.copytree(d, dest/Path(d).name)
     st.task_dirs = [str(dest/Path(d).name) for d in st.task_dirs]
@@ -334,7 +346,7 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -
     if st.merger is not None: st.merger.load_merged(model)
     return st
 
-# %% ../nbs/06_continual.ipynb #675add9b
+# %% ../nbs/06_continual.ipynb #1073f0fd
 def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
                 progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
@@ -358,8 +370,9 @@ def second_reading(model, tok, tasks:list) -> dict:
     for t in tasks:
         if not t.labels: continue
         n = max(len(tok(l, add_special_tokens=False)['input_ids']) for l in t.labels) + 2
-        out[t.name] = eval_prompts(model, tok, t.prompts, t.name, max_new_tokens=n,
-                                   progress=False).summary['exact_match']
+        preds = greedy(model, tok, [p for p, _ in t.prompts], max_new_tokens=n)
+        out[t.name] = round(sum(exact_match(a, g) for a, (_, g) in zip(preds, t.prompts))
+                            / max(1, len(preds)), 4)
     return out
 
 def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, r, root,
@@ -371,8 +384,8 @@ def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bu
         ms = st.merger.after_task(model); st.merger.load_merged(model)
         st.merges.append(ms); bus.publish(Merge(run_index=i-1, stats=ms))
     else: st.last = get_state(model)
-    scores, items = score_all(model, tok, tasks, len(tasks) if cfg.continual.eval_future else i,
-                              cfg)
+    # forward transfer needs the next task only (a[i][i+1] against the untrained model's score)
+    scores, items = score_all(model, tok, tasks, min(len(tasks), i + cfg.continual.eval_future), cfg)
     st.matrix.append(scores); st.details.append(items); st.done = i
     if i == len(tasks) and cfg.continual.second_reading:
         st.generated = second_reading(model, tok, tasks)

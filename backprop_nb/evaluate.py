@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'normalize', 'exact_match', 'contains', 'token_f1', 'regex_match', 'generate', 'PromptResult',
-           'score_answers', 'eval_prompts', 'label_tokens', 'choose_labels', 'last_logits', 'score_labels', 'eval_loss',
-           'Comparison', 'compare', 'load_run', 'read_prompt_file', 'evaluate_run', 'load_for_chat', 'sampling_kwargs',
-           'stream_reply']
+           'score_answers', 'eval_prompts', 'label_tokens', 'choose_labels', 'last_logits', 'greedy_ids', 'greedy',
+           'score_labels', 'eval_loss', 'Comparison', 'compare', 'load_run', 'read_prompt_file', 'evaluate_run',
+           'load_for_chat', 'sampling_kwargs', 'stream_reply']
 
 # %% ../nbs/05_evaluate.ipynb #fc021055
 import json, math, re, string, time
@@ -109,7 +109,7 @@ def eval_prompts(model, tok, pairs:list, name:str='model',
     preds = generate(model, tok, prompts, max_new_tokens, batch_size, progress=progress)
     return PromptResult(name, prompts, golds, preds, score_answers(preds, golds, metrics, patterns))
 
-# %% ../nbs/05_evaluate.ipynb #4a005859
+# %% ../nbs/05_evaluate.ipynb #8ab69093
 def label_tokens(tok, labels:list) -> list:
     "The first token of each label as a reply; labels that begin with the same token are refused."
     ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
@@ -146,9 +146,8 @@ def _common_prefix(rows:list) -> int:
         if any(r[k] != rows[0][k] for r in rows): return k
     return max(n, 0)
 
-@torch.no_grad()
-def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
-    "Next-token logits after each row of token ids; the prefix all rows share is run once and its cache reused."
+def _after_prefix(model, rows:list, pad_id:int, dev) -> tuple:
+    "Run the prefix all rows share once; (rest ids left-padded after it, mask, positions, its cache)."
     p, B = _common_prefix(rows), len(rows)
     cache = None
     if p:
@@ -163,9 +162,50 @@ def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
     for b, r in enumerate(rows):
         gap = L - (len(r) - p)
         ids[b, gap:] = torch.tensor(r[p:]); mask[b, p:p + gap] = 0; pos[b] -= gap
-    out = model(input_ids=ids, attention_mask=mask, position_ids=pos.clamp(min=0),
-                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    return ids, mask, pos.clamp(min=0), cache
+
+@torch.no_grad()
+def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
+    "Next-token logits after each row of token ids; the prefix all rows share is run once and its cache reused."
+    ids, mask, pos, cache = _after_prefix(model, rows, pad_id, dev)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                use_cache=True, logits_to_keep=1)
     return out.logits[:, -1].float()
+
+@torch.no_grad()
+def greedy_ids(model, rows:list, pad_id:int, eos_id:int, max_new_tokens:int, dev='cpu') -> list:
+    "Greedy continuation of each row of token ids (up to, not with, eos); the shared prefix is run once."
+    ids, mask, pos, cache = _after_prefix(model, rows, pad_id, dev)
+    out, done = [[] for _ in rows], torch.zeros(len(rows), dtype=torch.bool, device=dev)
+    for _ in range(max_new_tokens):
+        o = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                  use_cache=True, logits_to_keep=1)
+        cache, nxt = o.past_key_values, o.logits[:, -1].argmax(-1)
+        for b in (~done & (nxt != eos_id)).nonzero()[:, 0].tolist(): out[b].append(int(nxt[b]))
+        done |= nxt == eos_id
+        if bool(done.all()): break
+        ids = nxt.masked_fill(done, pad_id)[:, None]
+        mask = torch.cat([mask, torch.ones_like(ids)], 1); pos = pos[:, -1:] + 1
+    return out
+
+@torch.no_grad()
+def greedy(model, tok, prompts:list, max_new_tokens:int=32, batch_size:int=64,
+           system:str|None=None) -> list:
+    "Greedy answers like `generate`'s, faster for prompts that share a long prefix (a template, a system message)."
+    rows = [tok(tok.apply_chat_template(_as_messages(p, system), tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False)['input_ids'] for p in prompts]
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))       # similar lengths together
+    out, was, dev = [None] * len(rows), model.training, next(model.parameters()).device
+    model.eval()
+    try:
+        for s in range(0, len(order), batch_size):
+            idx = order[s:s+batch_size]
+            gen = greedy_ids(model, [rows[i] for i in idx], tok.pad_token_id or 0, tok.eos_token_id,
+                             max_new_tokens, dev)
+            for i, g in zip(idx, gen): out[i] = tok.decode(g, skip_special_tokens=True).strip()
+    finally:
+        if was: model.train()
+    return out
 
 def score_labels(model, tok, pairs:list, labels:list, batch_size:int=64) -> list:
     "1.0 / 0.0 per (prompt, gold label): whether the model's most likely label is the gold one."

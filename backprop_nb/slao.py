@@ -100,14 +100,17 @@ def parse_layer_scales(spec) -> object:
         d[k.strip()] = float(v)
     return lambda layer, n: d.get(('early', 'middle', 'late')[min(2, 3 * layer // max(1, n))], 1.0)
 
-# %% ../nbs/04_slao.ipynb #08ef7fb2
+# %% ../nbs/04_slao.ipynb #3487bbf6
 class SLAO:
     "The SLAO merger: two LoRA states (last fine-tuned, merged), orthogonal init and time-aware merge."
     def __init__(self, curve='sqrt', constant:float=0.5, floor:float=0.0, init_from:str='last_ft',
                  orthogonal:bool=True,
-                 adaptive:bool=False, layer_scales=None):
+                 adaptive:bool=False, layer_scales=None, orth_scale:str='unit'):
         if init_from not in ('last_ft', 'last_merge'):
             raise ValueError(f"init_from must be 'last_ft' or 'last_merge' (got {init_from!r}).")
+        if orth_scale not in ('unit', 'match'):
+            raise ValueError(f"orth_scale must be 'unit' or 'match' (got {orth_scale!r}).")
+        self.orth_scale = orth_scale
         self.curve, self.constant, self.floor, self.init_from, self.orthogonal = (curve, constant,
                 floor, init_from, orthogonal)
         self.adaptive, self.layer_scales = adaptive, parse_layer_scales(layer_scales)
@@ -123,7 +126,7 @@ class SLAO:
             lam *= self.layer_scales(li, n_layers)
         return min(1.0, max(self.floor, lam))
 
-# %% ../nbs/04_slao.ipynb #5a04ae60
+# %% ../nbs/04_slao.ipynb #ec64c24e
 @torch.no_grad()
 def after_task(self:SLAO, model, adapter:str='default') -> dict:
     "Record the fine-tuned state of the task just trained and merge it; returns merge statistics."
@@ -156,10 +159,14 @@ def init_next(self:SLAO, model, adapter:str='default') -> dict:
         raise RuntimeError('init_next needs a finished task first; call after_task after training '
                            'task 1.')
     src_B = self.ft if self.init_from == 'last_ft' else self.merged
-    init = {n: (orthogonal_init(A) if self.orthogonal else A.clone(), src_B[n][1].clone())
-            for n, (A, _) in self.ft.items()}
+    init, errs = {}, []
+    for n, (A, _) in self.ft.items():
+        Q = orthogonal_init(A) if self.orthogonal else A.clone()
+        errs.append(orthogonality_error(Q))
+        # 'match': the orthonormal rows scaled to the mean row norm of the A they replace
+        if self.orthogonal and self.orth_scale == 'match': Q = Q * A.float().norm(dim=1).mean().to(Q.dtype)
+        init[n] = (Q, src_B[n][1].clone())
     set_state(model, init, adapter)
-    errs = [orthogonality_error(A) for A, _ in init.values()]
     return dict(orth_error_max=max(errs), orth_error_mean=sum(errs) / len(errs))
 
 def load_merged(self:SLAO, model, adapter:str='default'):
@@ -188,12 +195,13 @@ def load_lora_state(path) -> dict:
     d = load_file(str(path))
     return {n: (d[f'{n}.A'], d[f'{n}.B']) for n in {k.rsplit('.', 1)[0] for k in d}}
 
-# %% ../nbs/04_slao.ipynb #ef25be0d
+# %% ../nbs/04_slao.ipynb #dea5a6be
 def save_slao(s:SLAO, folder):
     "Write ft.safetensors, merged.safetensors and slao.json (atomically)."
     meta = dict(i=s.i, curve=s.curve if isinstance(s.curve, str) else 'callable',
                 constant=s.constant,
-                floor=s.floor, init_from=s.init_from, orthogonal=s.orthogonal, adaptive=s.adaptive)
+                floor=s.floor, init_from=s.init_from, orthogonal=s.orthogonal, adaptive=s.adaptive,
+                orth_scale=s.orth_scale)
     with atomic_dir(folder) as tmp:
         if s.ft is not None:
             save_lora_state(s.ft, tmp/'ft.safetensors')

@@ -353,7 +353,7 @@ def _connect_bus(self:Run):
         self.tracker = Tracker(self.cfg.train.report_to, self.run_dir, tracking_project(self.cfg))
         self.bus.subscribe(self.tracker)
 
-# %% ../nbs/03d_train.ipynb #3b368db5
+# %% ../nbs/03d_train.ipynb #9e67ae08
 @patch
 def _make_trainer(self:Run):
     "The schedule, the callbacks (state restored on resume) and our SFTTrainer, given all it needs."
@@ -374,7 +374,10 @@ def _make_trainer(self:Run):
         data_collator=(PackedCollator if prep.packed else Collator)(self.tok.pad_token_id),
         callbacks=list(self.callbacks.values()), stats=self.stats, extra_state=self.state_dict,
         after_save=self._after_save, loss_opts=dict(temperature=cfg.train.temperature,
-                                                    label_smoothing=cfg.train.label_smoothing))
+                                                    label_smoothing=cfg.train.label_smoothing,
+                                                    # unsloth's patched forward: left as it is
+                                                    shared_prefix=0 if self.info.backend == 'unsloth'
+                                                    else cfg.train.shared_prefix))
     from transformers.trainer_callback import PrinterCallback
     # progress comes from our ProgressBar listener instead
     self.trainer.remove_callback(PrinterCallback)

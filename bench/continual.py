@@ -37,7 +37,7 @@ def main():
     ap.add_argument('--quick', action='store_true'); ap.add_argument('--save', action='store_true')
     ap.add_argument('--methods', default=None); ap.add_argument('--tasks', default=None)
     ap.add_argument('--orders', type=int, default=3); ap.add_argument('--n-train', type=int, default=400)
-    ap.add_argument('--n-held', type=int, default=160); ap.add_argument('--no-multitask', action='store_true')
+    ap.add_argument('--n-held', type=int, default=150); ap.add_argument('--no-multitask', action='store_true')
     ap.add_argument('--steps', type=int, default=d['continual.steps_per_task'])
     ap.add_argument('--batch', type=int, default=d['train.batch_size'])
     ap.add_argument('--lr', type=float, default=d['train.lr']); ap.add_argument('--rank', type=int, default=d['lora.r'])

@@ -11,6 +11,7 @@ can be stated against it.
     python bench/train_speed.py --data long     # multi-turn samples, ~6x longer
     python bench/train_speed.py --data mixed --only packing   # 1-12 turn chats: ours unpacked vs packed
     python bench/train_speed.py --profile       # also: where our step's time goes
+    python bench/train_speed.py --only prefix   # ours with the shared prefix run once per batch (default) vs off
 """
 import argparse, json, os, random, sys, tempfile, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
@@ -138,7 +139,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--steps', type=int, default=16); ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--batch', type=int, default=8); ap.add_argument('--data', choices=('short', 'long', 'mixed'), default='short')
-    ap.add_argument('--profile', action='store_true'); ap.add_argument('--only', choices=('trl', 'ours', 'packing'), default=None)
+    ap.add_argument('--profile', action='store_true'); ap.add_argument('--only', choices=('trl', 'ours', 'packing', 'prefix'), default=None)
     a = ap.parse_args()
     from backprop_nb.models import embedded_model_dir, quiet
     quiet()
@@ -166,6 +167,11 @@ def main():
             print(f'packing {p}, {order} batches: {r["samples"]} samples in {r["rows"]} rows of <= {r["max_length"]} '
                   f'tokens, padding in length-sorted batches {r["padding"]:.1%}, first losses '
                   f'{[round(x, 4) for x in r["losses"]]}')
+    if a.only == 'prefix':
+        for k in (0, 8):
+            r, info, _ = run_ours(rows, a.steps, a.batch, a.warmup, out + f'/prefix-{k}', **{'train.shared_prefix': k})
+            res[f'ours, shared_prefix {k}'] = (r, info)
+            print(f'shared_prefix {k}: first losses {r["losses"]}')
     print(f'\ndata: {a.data} ({len(rows)} rows), batch {a.batch}, {a.steps} steps ({a.warmup} warm-up steps not timed), LoRA r=16 all-linear')
     print(f'{"setup":22s} {"weights":9s} {"grad ckpt":9s} {"s/step":>7s} {"tokens/step":>11s} {"tokens/s":>9s} {"MFU (4N, its dtype)":>20s}')
     for name, (r, info) in res.items():
@@ -177,6 +183,10 @@ def main():
         g, rnd, pk = (res[f'ours, packing {k}'][0] for k in ('off, grouped', 'off, random', 'on, grouped'))
         print(f'\npacked vs unpacked, tokens/s: {pk["tokens_per_s"] / g["tokens_per_s"]:.2f}x against length-grouped '
               f'batches (our default), {pk["tokens_per_s"] / rnd["tokens_per_s"]:.2f}x against random batches')
+    elif a.only == 'prefix':
+        off, on = (res[f'ours, shared_prefix {k}'][0] for k in (0, 8))
+        print(f'\nshared prefix run once vs every row, tokens/s: {on["tokens_per_s"] / off["tokens_per_s"]:.2f}x '
+              '(tokens: the non-padding tokens of the rows, the prefix counted in every row)')
     elif len(res) == 2:
         a_, b_ = res['plain TRL defaults'][0], res['backprop_nb default'][0]
         print(f'\nspeed-up (tokens/s): {b_["tokens_per_s"] / a_["tokens_per_s"]:.2f}x   (target ≥ 2x)')
