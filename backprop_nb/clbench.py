@@ -126,7 +126,7 @@ def script_rows() -> list:
             rows.append((ch, SCRIPTS[name.split()[0]], ch))
     return rows
 
-# %% ../nbs/06a_clbench.ipynb #3ba96769
+# %% ../nbs/06a_clbench.ipynb #2e559019
 @dataclass(frozen=True)
 class BenchTask:
     "A benchmark task: where its rows come from, how a prompt is asked, its labels."
@@ -156,7 +156,6 @@ BENCH_TASKS.update({t.name: t for t in (
     coded(BENCH_TASKS['sentiment'], {'positive': 'lake', 'negative': 'hill'}, 'sentiment_coded'),
     coded(BENCH_TASKS['pos'], {'NN': 'ice', 'JJ': 'sun'}, 'pos_coded'),
     coded(BENCH_TASKS['entity'], {'language': 'oak', 'region': 'pine'}, 'entity_coded'),
-    coded(BENCH_TASKS['syllables'], {'one': 'one', 'three': 'three'}, 'syllables13'),
     coded(BENCH_TASKS['lang'], dict(zip(LANGS.values(), ('cat', 'dog', 'fox', 'owl', 'bee'))),
           'lang_coded'))})
 DEFAULT_TASKS = ('script', 'stress', 'sentiment_coded', 'entity')   # learned in 40 steps (measured)

@@ -386,7 +386,7 @@ class RunConfig(Section):
                 raise ConfigError(f'run.{k} must not contain {"".join(sorted(bad))!r} (got '
                                   f'{getattr(self, k)!r}); use letters, digits, - and _.')
 
-# %% ../nbs/00_config.ipynb #80920fd8
+# %% ../nbs/00_config.ipynb #c5c0996a
 CL_METHODS = ('slao', 'sequential', 'fresh', 'slao_no_orth', 'slao_last_merge')
 
 @dataclass
@@ -413,9 +413,11 @@ class ContinualConfig(Section):
                       choices=('sqrt','linear','log','constant'))
     constant: float = knob(0.5, "λ for the constant curve.", lo=0, hi=1)
     floor: float = knob(0.0, "Smallest λ allowed (0 = no floor, as in the paper).", lo=0, hi=1)
-    orth_scale: str = knob('unit',
-                           "Row norm of SLAO's orthogonal A: unit (paper) or match (the mean row "
-                           "norm of the A it replaces).", choices=('unit','match'))
+    orth_scale: str = knob('match',
+                           "Row norm of SLAO's orthogonal A: match (the mean row norm of the A it "
+                           "replaces; default: no collapse over 3 orders where unit rows collapsed in 2, "
+                           "bench/results/slao_orth_scale.txt) or unit (paper).",
+                           choices=('unit','match'))
     adaptive: bool = knob(False, "Ours, off by default: scale λ by (1 − ½·cos(new B, merged B)).")
     layer_scales: str = knob('',
                              "Ours, off by default: λ multipliers for thirds of the depth, e.g. "
