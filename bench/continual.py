@@ -6,7 +6,7 @@ backprop_nb.clbench; twelve tasks can be chosen with --tasks —
 every method in one harness over several task orders, scored among each task's labels, with paired bootstrap
 intervals for the differences, the multi-task bound, and a figure.
 
-    python bench/continual.py                        # the default benchmark (3390 s measured on a 2-core CPU)
+    python bench/continual.py                        # the default benchmark (3095 s measured on a 2-core CPU)
     python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao   # the paper's settings
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
