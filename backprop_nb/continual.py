@@ -7,7 +7,7 @@ __all__ = ['Task', 'task_labels', 'load_tasks', 'replay_samples', 'cl_metrics', 
            'score_items', 'score', 'score_all', 'ContinualState', 'branch', 'tasks_fingerprint', 'second_reading',
            'continual', 'matrix_markdown', 'continual_markdown', 'matrix_figure']
 
-# %% ../nbs/06_continual.ipynb #450d8258
+# %% ../nbs/06_continual.ipynb #417eca1c
 import dataclasses, hashlib, json, math, random, shutil, time, typing
 from dataclasses import dataclass, field
 from fastcore.basics import patch
@@ -23,7 +23,7 @@ from .slao import SLAO, get_state, set_state, lora_layers, save_slao, load_slao
 from .slao import save_lora_state, load_lora_state
 from .train import train, model_with_lora, save_adapter, check_resume_config
 from .prepare import split_eval
-from .evaluate import eval_prompts, eval_loss, score_labels, greedy, exact_match
+from .evaluate import eval_prompts, eval_loss, score_labels, greedy, score_answers
 
 # %% ../nbs/06_continual.ipynb #f24b820f
 @dataclass
@@ -346,7 +346,7 @@ def _start(cfg:Config, root, resume:bool, model, tok, tasks, force:bool=False) -
     if st.merger is not None: st.merger.load_merged(model)
     return st
 
-# %% ../nbs/06_continual.ipynb #1073f0fd
+# %% ../nbs/06_continual.ipynb #c920b53d
 def _train_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, root, stop,
                 progress):
     "Task i (1-based): its starting LoRA, its replay samples, its own run directory."
@@ -371,8 +371,8 @@ def second_reading(model, tok, tasks:list) -> dict:
         if not t.labels: continue
         n = max(len(tok(l, add_special_tokens=False)['input_ids']) for l in t.labels) + 2
         preds = greedy(model, tok, [p for p, _ in t.prompts], max_new_tokens=n)
-        out[t.name] = round(sum(exact_match(a, g) for a, (_, g) in zip(preds, t.prompts))
-                            / max(1, len(preds)), 4)
+        em = score_answers(preds, [g for _, g in t.prompts], ('exact_match',))['exact_match']
+        out[t.name] = round(sum(em) / max(1, len(em)), 4)
     return out
 
 def _after_task(cfg:Config, i:int, tasks:list, st:ContinualState, model, tok, bus, r, root,
