@@ -109,7 +109,7 @@ def eval_prompts(model, tok, pairs:list, name:str='model',
     preds = generate(model, tok, prompts, max_new_tokens, batch_size, progress=progress)
     return PromptResult(name, prompts, golds, preds, score_answers(preds, golds, metrics, patterns))
 
-# %% ../nbs/05_evaluate.ipynb #8ab69093
+# %% ../nbs/05_evaluate.ipynb #533cbea2
 def label_tokens(tok, labels:list) -> list:
     "The first token of each label as a reply; labels that begin with the same token are refused."
     ids = [tok(l, add_special_tokens=False)['input_ids'][0] for l in labels]
@@ -164,12 +164,18 @@ def _after_prefix(model, rows:list, pad_id:int, dev) -> tuple:
         ids[b, gap:] = torch.tensor(r[p:]); mask[b, p:p + gap] = 0; pos[b] -= gap
     return ids, mask, pos.clamp(min=0), cache
 
+def _last_column(ids) -> torch.Tensor:
+    "`logits_to_keep` as the index of the last column: the head then gets a contiguous (B, 1, H) copy."
+    # the integer form slices a non-contiguous view, which torch multiplies by the vocabulary head through a
+    # batched matmul that first copies the head once per row: 5.5x slower in bf16 on a CPU (64 prompts)
+    return torch.tensor([ids.shape[1] - 1], device=ids.device)
+
 @torch.no_grad()
 def last_logits(model, rows:list, pad_id:int, dev='cpu') -> torch.Tensor:
     "Next-token logits after each row of token ids; the prefix all rows share is run once and its cache reused."
     ids, mask, pos, cache = _after_prefix(model, rows, pad_id, dev)
     out = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                use_cache=True, logits_to_keep=1)
+                use_cache=True, logits_to_keep=_last_column(ids))
     return out.logits[:, -1].float()
 
 @torch.no_grad()
@@ -179,7 +185,7 @@ def greedy_ids(model, rows:list, pad_id:int, eos_id:int, max_new_tokens:int, dev
     out, done = [[] for _ in rows], torch.zeros(len(rows), dtype=torch.bool, device=dev)
     for _ in range(max_new_tokens):
         o = model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                  use_cache=True, logits_to_keep=1)
+                  use_cache=True, logits_to_keep=_last_column(ids))
         cache, nxt = o.past_key_values, o.logits[:, -1].argmax(-1)
         for b in (~done & (nxt != eos_id)).nonzero()[:, 0].tolist(): out[b].append(int(nxt[b]))
         done |= nxt == eos_id
