@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SYLLABLES', 'LANGS', 'SCRIPTS', 'BENCH_TASKS', 'DEFAULT_TASKS', 'SYSTEM', 'METHODS', 'TWINS', 'COMPARE',
-           'sentiment_rows', 'syllable_rows', 'stress_rows', 'case_rows', 'pos_rows', 'lang_rows', 'entity_rows',
-           'script_rows', 'BenchTask', 'coded', 'split_task', 'write_task', 'BenchConfig', 'task_orders',
+           'sentiment_rows', 'syllable_rows', 'stress_rows', 'case_rows', 'pos_rows', 'lang_rows', 'names_rows',
+           'entity_rows', 'script_rows', 'BenchTask', 'coded', 'split_task', 'write_task', 'BenchConfig', 'task_orders',
            'bench_config', 'run_order', 'multitask_run', 'run_bench', 'aa_bwt', 'paired_bootstrap', 'summarize',
            'comparisons', 'report', 'target_line', 'bench_figure']
 
@@ -86,7 +86,7 @@ def pos_rows() -> list:
             if len(t) == 1 and t[0] in ('NN', 'VB', 'JJ', 'RB') and w.isalpha() and w.islower()
             and len(w) > 2]
 
-# %% ../nbs/06a_clbench.ipynb #e1b89f77
+# %% ../nbs/06a_clbench.ipynb #05ac5c13
 LANGS = {'fr': 'French', 'de': 'German', 'es': 'Spanish', 'it': 'Italian', 'nl': 'Dutch'}
 
 def lang_rows() -> list:
@@ -99,6 +99,22 @@ def lang_rows() -> list:
             if len(t) == 2 and t.isalpha() and n != en.get(t):
                 names.setdefault(n, []).append((lang, t))
     return [(n, v[0][0], v[0][1]) for n, v in names.items() if len({l for l, _ in v}) == 1]
+
+def names_rows(langs=('fr', 'de')) -> list:
+    "(a territory's or a language's name, the language it is written in, what it names) from CLDR."
+    _pkg('babel')
+    from babel import Locale
+    en, names = Locale('en'), {}
+    for code in langs:
+        loc = Locale(code)
+        for kind, table, english in (('t', loc.territories, en.territories),
+                                     ('l', loc.languages, en.languages)):
+            for k, n in table.items():
+                ok = (len(k) == 2 and k.isalpha()) if kind == 't' else '_' not in k
+                if ok and n != english.get(k): names.setdefault(n, set()).add((LANGS[code], f'{kind}:{k}'))
+    # a name written the same in both languages is left out; what a name names is its entity, so a
+    # territory's French and German names fall on the same side of the split
+    return [(n, *min(v)) for n, v in names.items() if len({l for l, _ in v}) == 1]
 
 def entity_rows() -> list:
     "(name, country / currency / language / region, name) from ISO tables."
@@ -126,7 +142,7 @@ def script_rows() -> list:
             rows.append((ch, SCRIPTS[name.split()[0]], ch))
     return rows
 
-# %% ../nbs/06a_clbench.ipynb #2e559019
+# %% ../nbs/06a_clbench.ipynb #9130ae0e
 @dataclass(frozen=True)
 class BenchTask:
     "A benchmark task: where its rows come from, how a prompt is asked, its labels."
@@ -149,6 +165,7 @@ _NATURAL = (
     BenchTask('case', case_rows, 'Is the letter “{}” upper or lower case?', ('upper', 'lower')),
     BenchTask('sentiment', sentiment_rows, 'Sentiment of the word “{}”?', ('positive', 'negative')),
     BenchTask('lang', lang_rows, 'Which language is “{}” in?', tuple(LANGS.values())),
+    BenchTask('names', names_rows, 'Which language is the name “{}” in?', ('French', 'German')),
     BenchTask('entity', entity_rows, 'What kind of name is “{}”?',
               ('country', 'currency', 'language', 'region')))
 BENCH_TASKS = {t.name: t for t in _NATURAL}
@@ -156,6 +173,7 @@ BENCH_TASKS.update({t.name: t for t in (
     coded(BENCH_TASKS['sentiment'], {'positive': 'lake', 'negative': 'hill'}, 'sentiment_coded'),
     coded(BENCH_TASKS['pos'], {'NN': 'ice', 'JJ': 'sun'}, 'pos_coded'),
     coded(BENCH_TASKS['entity'], {'language': 'oak', 'region': 'pine'}, 'entity_coded'),
+    coded(BENCH_TASKS['names'], {'French': 'sea', 'German': 'sky'}, 'names_coded'),
     coded(BENCH_TASKS['lang'], dict(zip(LANGS.values(), ('cat', 'dog', 'fox', 'owl', 'bee'))),
           'lang_coded'))})
 DEFAULT_TASKS = ('script', 'stress', 'sentiment_coded', 'entity')   # learned in 40 steps (measured)

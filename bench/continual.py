@@ -2,11 +2,11 @@
 """Continual learning that can tell the methods apart: the embedded model over four classification tasks built
 from tables people wrote, three on which the untrained model is at chance (script of a letter, stress of a
 word, sentiment of a word with its labels replaced by unrelated words) and one above it (kind of a name) —
-backprop_nb.clbench; twelve tasks can be chosen with --tasks —
+backprop_nb.clbench; fourteen tasks can be chosen with --tasks —
 every method in one harness over several task orders, scored among each task's labels, with paired bootstrap
 intervals for the differences, the multi-task bound, and a figure.
 
-    python bench/continual.py                        # the default benchmark (3095 s measured on a 2-core CPU)
+    python bench/continual.py                        # the default benchmark (2288 s measured on a 2-core CPU, bf16 weights)
     python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao   # the paper's settings
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
@@ -47,10 +47,15 @@ def main():
     from backprop_nb.clbench import run_bench, comparisons, report, bench_figure, summarize
     bc = bench_config(a)
     out = Path(a.out or tempfile.mkdtemp(prefix='bench-continual-'))
+    import torch
+    from backprop_nb.models import cpu_matmul_rates, pick_dtype
+    rates = ', '.join(f'{k} {v:.3f}' for k, v in cpu_matmul_rates().items())   # the seconds depend on these
     t0 = time.time()
     head = (f'continual benchmark ({time.strftime("%Y-%m-%d")}): tasks {", ".join(bc.tasks)}; {bc.orders} orders for '
             f'{", ".join(bc.every_order)}, the first order for the rest; {bc.n_train} training rows and {bc.n_held} '
-            f'held-out prompts per task; settings {bc.settings}')
+            f'held-out prompts per task; settings {bc.settings}\n'
+            f'CPU, {torch.get_num_threads()} threads, weights in {str(pick_dtype("cpu")).split(".")[-1]}; '
+            f'matmul rate (TFLOP/s, 768x1536x768): {rates}')
     print(head, flush=True)
     runs = run_bench(bc, out)
     comps = comparisons(runs)
