@@ -19,11 +19,12 @@ import torch
 
 @torch.no_grad()
 def logits(model, rows, keep):
-    from backprop_nb.evaluate import _after_prefix
+    "The library's `last_logits` (keep='index'), or the same call with the integer `logits_to_keep=1`."
+    from backprop_nb.evaluate import _after_prefix, last_logits
+    if keep == 'index': return last_logits(model, rows, 0)
     ids, mask, pos, cache = _after_prefix(model, rows, 0, 'cpu')
-    k = keep if isinstance(keep, int) else torch.tensor([ids.shape[1] - 1])
     return model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True,
-                 logits_to_keep=k).logits[:, -1].float()
+                 logits_to_keep=keep).logits[:, -1].float()
 
 
 def main():
