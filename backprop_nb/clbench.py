@@ -142,7 +142,7 @@ def script_rows() -> list:
             rows.append((ch, SCRIPTS[name.split()[0]], ch))
     return rows
 
-# %% ../nbs/06a_clbench.ipynb #c41fedac
+# %% ../nbs/06a_clbench.ipynb #8d8acaf9
 @dataclass(frozen=True)
 class BenchTask:
     "A benchmark task: where its rows come from, how a prompt is asked, its labels."
@@ -176,7 +176,7 @@ BENCH_TASKS.update({t.name: t for t in (
     coded(BENCH_TASKS['names'], {'French': 'sea', 'German': 'sky'}, 'names_coded'),
     coded(BENCH_TASKS['lang'], dict(zip(LANGS.values(), ('cat', 'dog', 'fox', 'owl', 'bee'))),
           'lang_coded'))})
-DEFAULT_TASKS = ('script', 'stress', 'sentiment_coded', 'entity')   # chosen when each was learned in 40 steps
+DEFAULT_TASKS = ('script', 'names_coded', 'sentiment_coded', 'entity')   # each learned in 40 x 8 from a fresh LoRA
 
 # %% ../nbs/06a_clbench.ipynb #1007e33c
 def split_task(rows:list, labels:tuple, n_train:int, n_held:int, seed:int=0) -> tuple:

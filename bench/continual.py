@@ -1,12 +1,13 @@
 #!/usr/bin/env python
 """Continual learning that can tell the methods apart: the embedded model over four classification tasks built
-from tables people wrote, three on which the untrained model is at chance (script of a letter, stress of a
-word, sentiment of a word with its labels replaced by unrelated words) and one above it (kind of a name) —
+from tables people wrote, three on which the untrained model is at chance (script of a letter, the language —
+French or German — a place's or a language's name is written in, sentiment of a word; the last two with their
+labels replaced by unrelated words) and one above it (kind of a name) —
 backprop_nb.clbench; fourteen tasks can be chosen with --tasks —
 every method in one harness over several task orders, scored among each task's labels, with paired bootstrap
 intervals for the differences, the multi-task bound, and a figure.
 
-    python bench/continual.py                        # the default benchmark (2288 s measured on a 2-core CPU, bf16 weights)
+    python bench/continual.py                        # the default benchmark (2321 s measured on a 2-core CPU, bf16 weights)
     python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao   # the paper's settings
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
