@@ -7,7 +7,7 @@ __all__ = ['SYLLABLES', 'LANGS', 'SCRIPTS', 'BENCH_TASKS', 'DEFAULT_TASKS', 'SYS
            'sentiment_rows', 'syllable_rows', 'stress_rows', 'case_rows', 'pos_rows', 'lang_rows', 'names_rows',
            'entity_rows', 'script_rows', 'BenchTask', 'coded', 'split_task', 'write_task', 'BenchConfig', 'task_orders',
            'bench_config', 'run_order', 'multitask_run', 'run_bench', 'aa_bwt', 'paired_bootstrap', 'summarize',
-           'comparisons', 'report', 'target_line', 'bench_figure']
+           'comparisons', 'interval_text', 'report', 'target_line', 'bench_figure']
 
 # %% ../nbs/06a_clbench.ipynb #a87d1878
 import dataclasses, importlib.util, json, random, time, unicodedata
@@ -406,8 +406,13 @@ def comparisons(runs:list, pairs=COMPARE, n:int=2000) -> dict:
     by = lambda m: [r for r in runs if r['method'] == m]
     return {f'{a} − {b}': paired_bootstrap(by(a), by(b), n) for a, b in pairs if by(a) and by(b)}
 
-# %% ../nbs/06a_clbench.ipynb #f857ef2d
+# %% ../nbs/06a_clbench.ipynb #d696fd6a
 def _pm(x, sd): return f'{x:+.1%}' if sd is None else f'{x:+.1%} ± {sd:.1%}'
+
+def interval_text(c:dict, k:str='AA', diff:bool=True) -> str:
+    "A bootstrap result's `k` ('AA' or 'BWT') as text: the difference and its interval (`diff=False`: the interval)."
+    iv = f'[{c[k]["lo"]:+.1%}, {c[k]["hi"]:+.1%}]'
+    return f'{c[k]["diff"]:+.1%} {iv}' if diff else iv
 
 def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
     "The benchmark as text: the table per method, the multi-task bound, the intervals, what is resolved."
@@ -432,10 +437,7 @@ def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
               'resolved |', '|---|---|---|---|']
     for k, c in comps.items():
         res = ', '.join(x for x in ('AA', 'BWT') if c[x]['resolved']) or 'neither'
-        lines.append(f'| {k} | {c["AA"]["diff"]:+.1%} [{c["AA"]["lo"]:+.1%}, '
-                     f'{c["AA"]["hi"]:+.1%}] | '
-                     f'{c["BWT"]["diff"]:+.1%} [{c["BWT"]["lo"]:+.1%}, {c["BWT"]["hi"]:+.1%}] | '
-                     f'{res} |')
+        lines.append(f'| {k} | {interval_text(c, "AA")} | {interval_text(c, "BWT")} | {res} |')
     return '\n'.join(lines) + '\n' + target_line(sm, comps)
 
 def target_line(sm:dict, comps:dict) -> str:
@@ -448,8 +450,7 @@ def target_line(sm:dict, comps:dict) -> str:
             f'zero): '
             f'{"met" if met else "not met"} — AA {s["AA"]:.1%} vs {q["AA"]:.1%}, forgetting ratio '
             f'{ratio:.2f}, '
-            f'ΔAA interval [{c["AA"]["lo"]:+.1%}, {c["AA"]["hi"]:+.1%}], '
-            f'ΔBWT interval [{c["BWT"]["lo"]:+.1%}, {c["BWT"]["hi"]:+.1%}]\n')
+            f'ΔAA interval {interval_text(c, "AA", False)}, ΔBWT interval {interval_text(c, "BWT", False)}\n')
 
 # %% ../nbs/06a_clbench.ipynb #6c7838a6
 def bench_figure(runs:list):

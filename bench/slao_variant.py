@@ -27,7 +27,7 @@ def main():
     ap.add_argument('--out', default=None); ap.add_argument('--save', default=None, help='bench/results/NAME.txt')
     a = ap.parse_args()
     import numpy as np
-    from backprop_nb.clbench import BenchConfig, bench_config, task_orders, paired_bootstrap, aa_bwt
+    from backprop_nb.clbench import BenchConfig, bench_config, task_orders, paired_bootstrap, aa_bwt, interval_text
     from backprop_nb.continual import continual, branch
     from backprop_nb.train import model_with_lora
     src = Path(a.folder)
@@ -71,8 +71,7 @@ def main():
     lines += ['', '| paired bootstrap, 95 % | ΔAA [interval] | ΔBWT [interval] |', '|---|---|---|']
     for m in ('slao', 'sequential'):
         b = paired_bootstrap(runs, [r for r in ref if r['method'] == m])
-        lines.append(f'| variant − {m} | ' + ' | '.join(f'{b[x]["diff"]:+.1%} [{b[x]["lo"]:+.1%}, {b[x]["hi"]:+.1%}]'
-                                                      for x in ('AA', 'BWT')) + ' |')
+        lines.append(f'| variant − {m} | {interval_text(b, "AA")} | {interval_text(b, "BWT")} |')
     lines.append(f'\n{time.time() - t0:.0f} s; runs in {out}')
     text = '\n'.join(lines) + '\n'
     print(text)

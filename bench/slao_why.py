@@ -6,8 +6,8 @@ sequence of fine-tuned LoRAs (A_i, B_i) does not depend on the merge scale λ. E
 saved in its task folder, so any λ curve can be applied afterwards and scored — the λ question costs scoring,
 not training. Per SLAO run of the bench folder this prints:
 
-- the accuracy matrix (lower triangle) of the merge under several λ curves, and of the fine-tuned LoRA itself
-  (`ft`: what was learned before any merge; its diagonal is how well each task was learned);
+- the diagonal and the final row of the accuracy matrix of the merge under several λ curves, and of the
+  fine-tuned LoRA itself (`ft`: what was learned before any merge; its diagonal is how well each task was learned);
 - whether the replaced A still serves the old B: each old task scored with the final merged B under its own
   A_j instead of the final A_T, and how much of A_j's row space A_T still spans (1 = the same subspace);
 - a check that the sqrt curve rebuilt from the adapters equals the merged LoRA the run shipped.
@@ -49,59 +49,66 @@ def span_kept(A_old, A_new) -> float:
     return float((q_new.T @ q_old).pow(2).sum() / q_old.shape[1])
 
 
-def lower_triangle(model, tok, tasks, states, cfg) -> list:
-    "rows[i][j] = accuracy on task j <= i with states[i] loaded."
-    from backprop_nb.continual import score_all
+def fine_tuned(root:Path) -> tuple:
+    "(config, tasks, every task's fine-tuned {module: (A, B)}) of one SLAO run folder."
+    from backprop_nb.config import load_config
+    from backprop_nb.continual import load_tasks
+    cfg = load_config(root/'config.yaml')
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2].isdigit() and (p/'adapter').exists())
+    return cfg, load_tasks(cfg), [adapter_state(d/'adapter') for d in dirs]
+
+
+def mean(xs) -> float: return sum(xs) / len(xs)
+
+
+def order_of(root:Path) -> int: return int(root.name[5:].split('-')[0])     # order3-slao -> 3
+
+
+def scored_run(model, tok, tasks, states, cfg, method:str, k:int) -> dict:
+    "A bench-style run of a sequence of LoRA states: per-prompt scores on the diagonal and the last row."
+    from backprop_nb.continual import score_items
     from backprop_nb.slao import set_state
-    rows = []
+    T = len(tasks); details = [[None] * T for _ in range(T)]
     for i, st in enumerate(states):
         set_state(model, st)
-        rows.append(score_all(model, tok, tasks, i + 1, cfg)[0])
-    return rows
-
-
-def aa_bwt(rows) -> tuple:
-    T = len(rows)
-    aa = sum(rows[-1][:T]) / T
-    bwt = sum(rows[-1][j] - rows[j][j] for j in range(T - 1)) / (T - 1)
-    return aa, bwt
+        for j in (range(T) if i == T - 1 else (i,)):
+            details[i][j] = score_items(model, tok, tasks[j], cfg.eval.max_new_tokens)
+    return dict(method=method, order=k, tasks=[t.name for t in tasks], details=details)
 
 
 def analyse(root:Path, model, tok) -> tuple:
-    from backprop_nb.config import load_config
-    from backprop_nb.continual import load_tasks, score_all
+    from backprop_nb.clbench import aa_bwt
+    from backprop_nb.continual import score_items
     from backprop_nb.slao import set_state, load_lora_state
-    cfg = load_config(root/'config.yaml')
-    tasks = load_tasks(cfg)
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2].isdigit() and (p/'adapter').exists())
-    fts = [adapter_state(d/'adapter') for d in dirs]
+    cfg, tasks, fts = fine_tuned(root)
+    k, T = order_of(root), len(fts)
     lines, res = [f'## {root.name}: tasks {", ".join(t.name for t in tasks)}'], {}
     state_dir = sorted(root.glob('state-*'))[-1]
     shipped = load_lora_state(state_dir/'slao'/'merged.safetensors') if (state_dir/'slao').exists() else \
         load_lora_state(state_dir/'merged.safetensors')
     rebuilt = merged_states(fts, cfg.continual.curve)[-1]
-    diff = max((rebuilt[n][k] - shipped[n][k]).abs().max().item() for n in shipped for k in (0, 1))
+    diff = max((rebuilt[n][i] - shipped[n][i]).abs().max().item() for n in shipped for i in (0, 1))
     lines.append(f'rebuilt {cfg.continual.curve} merge vs the shipped merged LoRA: max |Δ| {diff:.1e}')
     variants = {'ft (no merge)': fts, **{f'merge {c}': merged_states(fts, c) for c in CURVES}}
     for name, states in variants.items():
         t0 = time.time()
-        rows = lower_triangle(model, tok, tasks, states, cfg)
-        aa, bwt = aa_bwt(rows)
-        res[name] = dict(rows=rows, AA=aa, BWT=bwt)
-        diag = ' '.join(f'{rows[j][j]:.0%}' for j in range(len(rows)))
-        last = ' '.join(f'{x:.0%}' for x in rows[-1])
-        lines.append(f'{name:16s} AA {aa:6.1%}  BWT {bwt:+6.1%}  diagonal [{diag}]  final row [{last}]  '
-                     f'({time.time() - t0:.0f} s)')
+        run = scored_run(model, tok, tasks, states, cfg, name, k)
+        aa, bwt = aa_bwt(run)
+        diag = [mean(run['details'][j][j]) for j in range(T)]
+        final = [mean(x) for x in run['details'][-1]]
+        res[name] = dict(diagonal=diag, final=final, AA=float(aa), BWT=float(bwt))
+        lines.append(f'{name:16s} AA {aa:6.1%}  BWT {bwt:+6.1%}  diagonal [{" ".join(f"{x:.0%}" for x in diag)}]  '
+                     f'final row [{" ".join(f"{x:.0%}" for x in final)}]  ({time.time() - t0:.0f} s)')
     # the replaced A: old task j with the final merged B under its own A_j
     final = variants['merge sqrt'][-1]
     own_a = []
-    for j in range(len(fts) - 1):
+    for j in range(T - 1):
         set_state(model, {n: (fts[j][n][0], final[n][1]) for n in final})
-        own_a.append(score_all(model, tok, tasks, j + 1, cfg)[0][j])
-    keep = [sum(span_kept(fts[j][n][0], fts[-1][n][0]) for n in final) / len(final) for j in range(len(fts) - 1)]
-    moved = [sum(float((fts[-1][n][0] - fts[j][n][0]).norm() / fts[j][n][0].norm()) for n in final) / len(final)
-             for j in range(len(fts) - 1)]
-    with_at = res['merge sqrt']['rows'][-1][:len(fts) - 1]
+        own_a.append(mean(score_items(model, tok, tasks[j], cfg.eval.max_new_tokens)))
+    keep = [mean([span_kept(fts[j][n][0], fts[-1][n][0]) for n in final]) for j in range(T - 1)]
+    moved = [mean([float((fts[-1][n][0] - fts[j][n][0]).norm() / fts[j][n][0].norm()) for n in final])
+             for j in range(T - 1)]
+    with_at = res['merge sqrt']['final'][:T - 1]
     lines.append('old task j, final merged B: under A_T ' + ' '.join(f'{x:.0%}' for x in with_at)
                  + ' | under its own A_j ' + ' '.join(f'{x:.0%}' for x in own_a))
     r, n_in = fts[0][next(iter(final))][0].shape
@@ -112,28 +119,17 @@ def analyse(root:Path, model, tok) -> tuple:
     return lines, res
 
 
-def curve_runs(root:Path, model, tok, curve:str, k:int) -> dict:
-    "A bench-style run (per-prompt scores on the diagonal and the last row) of SLAO's merge under `curve`."
-    from backprop_nb.config import load_config
-    from backprop_nb.continual import load_tasks, score_items
-    from backprop_nb.slao import set_state
-    cfg = load_config(root/'config.yaml'); tasks = load_tasks(cfg)
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:2].isdigit() and (p/'adapter').exists())
-    states = merged_states([adapter_state(d/'adapter') for d in dirs], curve)
-    T = len(tasks); details = [[None] * T for _ in range(T)]
-    for i, st in enumerate(states):
-        set_state(model, st)
-        for j in (range(T) if i == T - 1 else (i,)):
-            details[i][j] = score_items(model, tok, tasks[j], cfg.eval.max_new_tokens)
-    return dict(method=f'slao {curve}', order=k, tasks=[t.name for t in tasks], details=details)
-
-
 def intervals(out:Path, model, tok, curves:list) -> list:
     "Paired bootstrap of each curve against the paper's sqrt and against sequential, over every order."
-    from backprop_nb.clbench import paired_bootstrap
+    from backprop_nb.clbench import paired_bootstrap, interval_text
     roots = sorted(p for p in out.glob('order*-slao') if p.is_dir())
-    runs = {c: [curve_runs(r, model, tok, c, int(r.name[5:].split('-')[0])) for r in roots]
-            for c in ['sqrt'] + [c for c in curves if c != 'sqrt']}
+    def curve_runs(c):
+        runs = []
+        for r in roots:
+            cfg, tasks, fts = fine_tuned(r)
+            runs.append(scored_run(model, tok, tasks, merged_states(fts, c), cfg, f'slao {c}', order_of(r)))
+        return runs
+    runs = {c: curve_runs(c) for c in ['sqrt'] + [c for c in curves if c != 'sqrt']}
     seq = [r for r in json.loads((out/'runs.json').read_text()) if r['method'] == 'sequential']
     lines = ['| difference (paired bootstrap over prompts, 95 %, all orders) | ΔAA [interval] | ΔBWT [interval] |',
              '|---|---|---|']
@@ -141,8 +137,7 @@ def intervals(out:Path, model, tok, curves:list) -> list:
         for name, other in ((f'slao {c} − slao sqrt', runs['sqrt']), (f'slao {c} − sequential', seq)):
             if c == 'sqrt' and other is runs['sqrt']: continue
             b = paired_bootstrap(rs, other)
-            lines.append(f'| {name} | ' + ' | '.join(
-                f'{b[m]["diff"]:+.1%} [{b[m]["lo"]:+.1%}, {b[m]["hi"]:+.1%}]' for m in ('AA', 'BWT')) + ' |')
+            lines.append(f'| {name} | {interval_text(b, "AA")} | {interval_text(b, "BWT")} |')
     return lines
 
 
@@ -155,7 +150,7 @@ def main():
     from backprop_nb.train import model_with_lora
     out = Path(a.folder)
     roots = sorted(p for p in out.glob('order*-slao') if p.is_dir())
-    if a.orders: roots = [p for p in roots if p.name[5:].split('-')[0] in a.orders.split(',')]
+    if a.orders: roots = [p for p in roots if str(order_of(p)) in a.orders.split(',')]
     if not roots: sys.exit(f'{out} holds no order*-slao run; give the folder bench/continual.py --out wrote.')
     t0 = time.time()
     model, tok, _ = model_with_lora(load_config(roots[0]/'config.yaml'))
