@@ -9,7 +9,8 @@ intervals for the differences, the multi-task bound, and a figure.
 
     python bench/continual.py                        # the default benchmark (2321 s measured on a 2-core CPU, bf16 weights)
     python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
-    python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao   # the paper's settings
+    python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao --no-multitask \
+        --save --name continual_paper_settings       # the paper's settings
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
 """
 import argparse, json, os, sys, tempfile, time
@@ -36,6 +37,7 @@ def main():
     d = BenchConfig().settings                                   # the defaults live in one place
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--quick', action='store_true'); ap.add_argument('--save', action='store_true')
+    ap.add_argument('--name', default='continual', help='--save writes bench/results/NAME.{txt,png,json}')
     ap.add_argument('--methods', default=None); ap.add_argument('--tasks', default=None)
     ap.add_argument('--orders', type=int, default=3); ap.add_argument('--n-train', type=int, default=400)
     ap.add_argument('--n-held', type=int, default=150); ap.add_argument('--no-multitask', action='store_true')
@@ -62,15 +64,17 @@ def main():
     comps = comparisons(runs)
     text = f'{head}\n\n{report(runs, comps, bc)}\nwall time {time.time() - t0:.0f} s; runs in {out}\n'
     print('\n' + text)
+    cmd = 'python bench/continual.py ' + ' '.join(sys.argv[1:])
+    text = f'# {cmd}\n{text}'
     (out / 'continual.txt').write_text(text)
     bench_figure(runs).savefig(out / 'continual.png', dpi=110)
     keep = [{k: v for k, v in r.items() if k not in ('details', 'base_details')} for r in runs]
-    (out / 'continual.json').write_text(json.dumps(dict(settings=bc.settings, summary=summarize(runs), comparisons=comps,
-                                                        runs=keep), indent=1))
+    (out / 'continual.json').write_text(json.dumps(dict(command=cmd, settings=bc.settings, summary=summarize(runs),
+                                                      comparisons=comps, runs=keep), indent=1))
     (out / 'runs.json').write_text(json.dumps(runs))          # with every per-prompt score
     if a.save:
         res = Path(__file__).parent / 'results'
-        for f in ('continual.txt', 'continual.png', 'continual.json'): (res / f).write_bytes((out / f).read_bytes())
+        for x in ('txt', 'png', 'json'): (res / f'{a.name}.{x}').write_bytes((out / f'continual.{x}').read_bytes())
     print(f'figure and numbers: {out}/continual.png, continual.json (per-prompt scores in runs.json)')
 
 
