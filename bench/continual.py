@@ -11,6 +11,7 @@ intervals for the differences, the multi-task bound, and a figure.
     python bench/continual.py --quick                # a smoke run: 3 tasks, small, 2 methods (554 s measured, CPU partly shared)
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao --no-multitask \
         --save --name continual_paper_settings       # the paper's settings
+    python bench/continual.py --lr 1e-3 --methods sequential,slao --no-multitask --save --name continual_lr1e-3
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
 """
 import argparse, json, os, sys, tempfile, time
