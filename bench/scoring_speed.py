@@ -31,9 +31,13 @@ def logits(model, rows, keep):
 
 def generation(model, tok, prompts, new_tokens, reps, dt) -> str:
     "HF generate as the library called it (the head's input a view), then as it calls it (made contiguous)."
+    from unittest.mock import patch
     from backprop_nb.evaluate import generate
     assert not getattr(model.get_output_embeddings(), '_bp_contiguous', False), 'measure the view first'
-    calls = {'view': lambda: raw_generate(model, tok, prompts, new_tokens),
+    def view():                                  # the library's generate with contiguous_head switched off
+        with patch('backprop_nb.evaluate.contiguous_head', lambda m: m):
+            return generate(model, tok, prompts, new_tokens, len(prompts), progress=False)
+    calls = {'view': view,
              'contiguous': lambda: generate(model, tok, prompts, new_tokens, len(prompts), progress=False)}
     med, out, lines = {}, {}, []
     for name, run in calls.items():
@@ -45,21 +49,6 @@ def generation(model, tok, prompts, new_tokens, reps, dt) -> str:
     lines.append(f'{"":9s} speed-up {med["view"] / med["contiguous"]:.2f}x; '
                  f'same answers: {out["view"] == out["contiguous"]}\n')
     return '\n'.join(lines)
-
-
-@torch.no_grad()
-def raw_generate(model, tok, prompts, new_tokens) -> list:
-    "`evaluate.generate`'s call of HF generate for one batch, without the contiguous head (what it did)."
-    from backprop_nb.evaluate import _as_messages
-    tok.padding_side = 'left'
-    texts = [tok.apply_chat_template(_as_messages(p), tokenize=False, add_generation_prompt=True) for p in prompts]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    enc = tok([texts[i] for i in order], return_tensors='pt', padding=True, add_special_tokens=False)
-    gen = model.generate(**enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
-                         eos_token_id=tok.eos_token_id)
-    out = [None] * len(texts)
-    for i, g in zip(order, gen[:, enc['input_ids'].shape[1]:]): out[i] = tok.decode(g, skip_special_tokens=True).strip()
-    return out
 
 
 def main():
