@@ -7,7 +7,7 @@ __all__ = ['SYLLABLES', 'LANGS', 'SCRIPTS', 'BENCH_TASKS', 'DEFAULT_TASKS', 'SYS
            'sentiment_rows', 'syllable_rows', 'stress_rows', 'case_rows', 'pos_rows', 'lang_rows', 'names_rows',
            'entity_rows', 'script_rows', 'BenchTask', 'coded', 'split_task', 'write_task', 'BenchConfig', 'task_orders',
            'bench_config', 'run_order', 'multitask_run', 'run_bench', 'aa_bwt', 'paired_bootstrap', 'summarize',
-           'comparisons', 'interval_text', 'report', 'target_line', 'bench_figure']
+           'comparisons', 'interval_text', 'report', 'target_check', 'target_line', 'bench_figure']
 
 # %% ../nbs/06a_clbench.ipynb #a87d1878
 import dataclasses, importlib.util, json, random, time, unicodedata
@@ -406,7 +406,7 @@ def comparisons(runs:list, pairs=COMPARE, n:int=2000) -> dict:
     by = lambda m: [r for r in runs if r['method'] == m]
     return {f'{a} − {b}': paired_bootstrap(by(a), by(b), n) for a, b in pairs if by(a) and by(b)}
 
-# %% ../nbs/06a_clbench.ipynb #d696fd6a
+# %% ../nbs/06a_clbench.ipynb #4cf03dc4
 def _pm(x, sd): return f'{x:+.1%}' if sd is None else f'{x:+.1%} ± {sd:.1%}'
 
 def interval_text(c:dict, k:str='AA', diff:bool=True) -> str:
@@ -440,12 +440,16 @@ def report(runs:list, comps:dict, bc:BenchConfig|None=None) -> str:
         lines.append(f'| {k} | {interval_text(c, "AA")} | {interval_text(c, "BWT")} | {res} |')
     return '\n'.join(lines) + '\n' + target_line(sm, comps)
 
+def target_check(s:dict, q:dict, c:dict) -> tuple:
+    "(forgetting ratio, met) of method summary `s` against `q` with their paired bootstrap `c` (the paper's ordering)."
+    ratio = (-s['BWT']) / (-q['BWT']) if q['BWT'] < 0 else float('nan')
+    return ratio, s['AA'] > q['AA'] and ratio <= 0.5 and c['AA']['resolved'] and c['BWT']['resolved']
+
 def target_line(sm:dict, comps:dict) -> str:
     "The paper's ordering as a target: SLAO above sequential in AA, at most half its forgetting, the interval clear of zero."
     if 'slao' not in sm or 'sequential' not in sm or 'slao − sequential' not in comps: return ''
     s, q, c = sm['slao'], sm['sequential'], comps['slao − sequential']
-    ratio = (-s['BWT']) / (-q['BWT']) if q['BWT'] < 0 else float('nan')
-    met = s['AA'] > q['AA'] and ratio <= 0.5 and c['AA']['resolved'] and c['BWT']['resolved']
+    ratio, met = target_check(s, q, c)
     return (f'\ntarget (SLAO AA above sequential, forgetting at most half, intervals excluding '
             f'zero): '
             f'{"met" if met else "not met"} — AA {s["AA"]:.1%} vs {q["AA"]:.1%}, forgetting ratio '
