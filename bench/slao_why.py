@@ -13,6 +13,7 @@ not training. Per SLAO run of the bench folder this prints:
 - a check that the sqrt curve rebuilt from the adapters equals the merged LoRA the run shipped.
 
     python bench/slao_why.py RUN_FOLDER [--orders 0,1,2] [--save]
+    python bench/slao_why.py RUN_FOLDER --intervals ft,linear [--save --name NAME]   # paired intervals only
 """
 import argparse, json, os, sys, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1'); os.environ.setdefault('TOKENIZERS_PARALLELISM', 'false')
@@ -119,32 +120,40 @@ def analyse(root:Path, model, tok) -> tuple:
     return lines, res
 
 
-def intervals(out:Path, model, tok, curves:list) -> list:
-    "Paired bootstrap of each curve against the paper's sqrt and against sequential, over every order."
+def intervals(out:Path, model, tok, variants:list) -> list:
+    """Paired bootstrap over every order: each variant against sequential LoRA, each λ curve against the paper's
+    sqrt, and, with `ft` (the fine-tuned LoRA, no merge) among the variants, each curve against `ft` — which splits
+    SLAO's lead over sequential LoRA into what its initialisation keeps learnable and what its merge keeps."""
     from backprop_nb.clbench import paired_bootstrap, interval_text
     roots = sorted(p for p in out.glob('order*-slao') if p.is_dir())
-    def curve_runs(c):
+    def variant_runs(v):
         runs = []
         for r in roots:
             cfg, tasks, fts = fine_tuned(r)
-            runs.append(scored_run(model, tok, tasks, merged_states(fts, c), cfg, f'slao {c}', order_of(r)))
+            states = fts if v == 'ft' else merged_states(fts, v)
+            runs.append(scored_run(model, tok, tasks, states, cfg, f'slao {v}', order_of(r)))
         return runs
-    runs = {c: curve_runs(c) for c in ['sqrt'] + [c for c in curves if c != 'sqrt']}
+    curves = [v for v in variants if v != 'ft']
+    runs = {v: variant_runs(v) for v in dict.fromkeys(['sqrt', *variants])}
     seq = [r for r in json.loads((out/'runs.json').read_text()) if r['method'] == 'sequential']
+    name = lambda v: 'slao ft (no merge)' if v == 'ft' else f'slao {v}'
+    pairs = [(v, 'sequential', seq) for v in runs]
+    pairs += [(c, name('sqrt'), runs['sqrt']) for c in curves if c != 'sqrt']
+    if 'ft' in variants: pairs += [(c, name('ft'), runs['ft']) for c in curves]
     lines = ['| difference (paired bootstrap over prompts, 95 %, all orders) | ΔAA [interval] | ΔBWT [interval] |',
              '|---|---|---|']
-    for c, rs in runs.items():
-        for name, other in ((f'slao {c} − slao sqrt', runs['sqrt']), (f'slao {c} − sequential', seq)):
-            if c == 'sqrt' and other is runs['sqrt']: continue
-            b = paired_bootstrap(rs, other)
-            lines.append(f'| {name} | {interval_text(b, "AA")} | {interval_text(b, "BWT")} |')
+    for v, other, ref in pairs:
+        b = paired_bootstrap(runs[v], ref)
+        lines.append(f'| {name(v)} − {other} | {interval_text(b, "AA")} | {interval_text(b, "BWT")} |')
     return lines
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('folder'); ap.add_argument('--orders', default=None); ap.add_argument('--save', action='store_true')
-    ap.add_argument('--intervals', default=None, help='only the paired bootstrap of these curves, e.g. linear')
+    ap.add_argument('--intervals', default=None,
+                    help='only the paired bootstrap of these variants: λ curves and ft (no merge), e.g. ft,linear')
+    ap.add_argument('--name', default='slao_why_intervals', help='--save --intervals writes bench/results/NAME.txt')
     a = ap.parse_args()
     from backprop_nb.config import load_config
     from backprop_nb.train import model_with_lora
@@ -158,8 +167,8 @@ def main():
         lines = intervals(out, model, tok, a.intervals.split(','))
         text = '\n'.join([f'# python bench/slao_why.py {out} --intervals {a.intervals}   ({time.strftime("%Y-%m-%d")})',
                           *lines, f'\n{time.time() - t0:.0f} s']) + '\n'
-        print(text); (out/'slao_why_intervals.txt').write_text(text)
-        if a.save: (Path(__file__).parent/'results'/'slao_why_intervals.txt').write_text(text)
+        print(text); (out/f'{a.name}.txt').write_text(text)
+        if a.save: (Path(__file__).parent/'results'/f'{a.name}.txt').write_text(text)
         return
     text, allres = [f'# python bench/slao_why.py {out}   ({time.strftime("%Y-%m-%d")})'], {}
     for r in roots:
