@@ -12,6 +12,8 @@ intervals for the differences, the multi-task bound, and a figure.
     python bench/continual.py --lr 1e-4 --rank 8 --targets qv --methods sequential,slao --no-multitask \
         --save --name continual_paper_settings       # the paper's settings
     python bench/continual.py --lr 1e-3 --methods sequential,slao --no-multitask --save --name continual_lr1e-3
+    python bench/continual.py --lr 1e-3 --steps 80 --methods sequential,slao --no-multitask --save \
+        --name continual_lr1e-3_steps80              # both methods at their best measured setting (1640 s)
     python bench/continual.py --save                 # also write bench/results/continual.{txt,png,json}
 """
 import argparse, json, os, sys, tempfile, time

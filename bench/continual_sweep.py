@@ -1,21 +1,23 @@
 #!/usr/bin/env python
-"""Each method at its own best learning rate: several finished `bench/continual.py` runs that differ only in
-train.lr, read together (no training).
+"""Each method at its own best setting: several finished `bench/continual.py` runs that differ only in the
+learning rate and/or the steps per task, read together (no training).
 
-A method compared at one shared LR can win because the other method fails at that LR (sequential LoRA collapses to
-chance at LR 2e-3 in two of three orders), so this picks each method's LR by its mean AA over the orders and
-compares the methods at their own best LR — paired, since every run shares the tasks, orders, seed and held-out
-prompts. The LR is picked on the same held-out prompts it is scored on (the benchmark has no validation split):
-a selection that favours every method alike, not one.
+A method compared at one shared setting can win because the other method fails there (sequential LoRA collapses
+to chance at LR 2e-3 in two of three orders), so this picks each method's setting by its mean AA over the orders
+and compares the methods at their own best — paired, since every run shares the tasks, orders, seed and held-out
+prompts. The setting is picked on the same held-out prompts it is scored on (the benchmark has no validation
+split): a selection that favours every method alike, not one.
 
-    python bench/continual.py --lr 1e-3 --methods sequential,slao --no-multitask --out /tmp/lr1e-3   # one per LR
-    python bench/continual_sweep.py /tmp/lr5e-4 /tmp/lr1e-3 /tmp/lr1.5e-3 /tmp/lr2e-3 [--save]
+    python bench/continual.py --lr 1e-3 --methods sequential,slao --no-multitask --out /tmp/lr1e-3   # one per point
+    python bench/continual_sweep.py /tmp/lr5e-4 /tmp/lr1e-3 /tmp/lr1.5e-3 /tmp/lr2e-3 [--save]      # an LR sweep
+    python bench/continual_sweep.py /tmp/lr2e-3 /tmp/steps20 /tmp/steps80 [--save]                   # a steps sweep
 """
 import argparse, json, os, sys, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from pathlib import Path
 
-KEEP = ('continual.steps_per_task', 'train.batch_size', 'lora.r', 'lora.targets', 'continual.curve')
+SWEPT = {'train.lr': 'LR', 'continual.steps_per_task': 'steps'}      # the knobs a sweep may vary, and their labels
+KEEP = ('train.batch_size', 'lora.r', 'lora.targets', 'continual.curve')
 
 
 def load(folder:Path) -> tuple:
@@ -25,92 +27,117 @@ def load(folder:Path) -> tuple:
     return json.loads((folder/'continual.json').read_text())['settings'], json.loads((folder/'runs.json').read_text())
 
 
-def by_lr(folders:list) -> dict:
-    "lr -> runs, after checking that the folders differ in train.lr only and share the task orders."
+def by_point(folders:list) -> tuple:
+    """(the swept knobs, {point: runs}, the settings all share) after checking that the folders differ in the
+    swept knobs only and share the task orders; a point is the tuple of the swept knobs' values."""
     sets = [load(Path(f)) for f in folders]
     s0, tasks0 = sets[0][0], {r['order']: r['tasks'] for r in sets[0][1]}
-    out = {}
     for f, (s, runs) in zip(folders, sets):
         other = {k: (s.get(k), s0.get(k)) for k in KEEP if s.get(k) != s0.get(k)}
-        if other: sys.exit(f'{f} differs from {folders[0]} in more than train.lr: {other}; sweep one knob at a time.')
+        if other: sys.exit(f'{f} differs from {folders[0]} in {other}; a sweep varies only {", ".join(SWEPT)}.')
         if any(tasks0.get(r['order'], r['tasks']) != r['tasks'] for r in runs):
             sys.exit(f'{f} ran other tasks or orders than {folders[0]}; give runs of the same benchmark.')
-        if s['train.lr'] in out: sys.exit(f'two folders ran train.lr {s["train.lr"]}; give one folder per LR.')
-        out[s['train.lr']] = runs
-    return dict(sorted(out.items()))
+    knobs = [k for k in SWEPT if len({s[k] for s, _ in sets}) > 1] or ['train.lr']
+    out = {}
+    for f, (s, runs) in zip(folders, sets):
+        p = tuple(s[k] for k in knobs)
+        if p in out: sys.exit(f'{f} repeats {point_text(knobs, p)}; give one folder per point of the sweep.')
+        out[p] = runs
+    return knobs, dict(sorted(out.items())), {k: s0.get(k) for k in (*KEEP, *SWEPT) if k not in knobs}
 
 
-def best_lrs(grid:dict, methods:list) -> dict:
-    "method -> the LR with the highest mean AA over orders."
-    return {m: max((lr for lr in grid if m in grid[lr]), key=lambda lr: grid[lr][m]['AA']) for m in methods}
+def point_text(knobs:list, p:tuple) -> str: return ', '.join(f'{SWEPT[k]} {v:g}' for k, v in zip(knobs, p))
 
 
-def figure(grid:dict, methods:list):
-    "AA and BWT (mean ± sd over orders) against the learning rate for the methods run at several LRs."
+def best_points(grid:dict, methods:list) -> dict:
+    "method -> the point with the highest mean AA over orders."
+    return {m: max((p for p in grid if m in grid[p]), key=lambda p: grid[p][m]['AA']) for m in methods}
+
+
+def figure(knobs:list, grid:dict, methods:list):
+    """AA and BWT (mean ± sd over orders) against the swept knob with the most values, one line per method (and
+    per value of the other knob when both vary), for the methods run at several points."""
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(10, 3.6)); axes = fig.subplots(1, 2)
+    xi = max(range(len(knobs)), key=lambda i: len({p[i] for p in grid}))
+    fig = Figure(figsize=(10, 4.4)); axes = fig.subplots(1, 2)
     swept = [m for m in methods if sum(m in g for g in grid.values()) > 1]
+    lines = sorted({(m, p[:xi] + p[xi + 1:]) for m in swept for p in grid if m in grid[p]})
+    rests = sorted({r for _, r in lines})                   # one colour per method, one marker per other value
     for ax, k in zip(axes, ('AA', 'BWT')):
-        for m in swept:
-            lrs = [lr for lr in grid if m in grid[lr]]
-            ax.errorbar(lrs, [100 * grid[lr][m][k] for lr in lrs], capsize=3, marker='o', label=m,
-                        yerr=[100 * (grid[lr][m][f'{k}_sd'] or 0) for lr in lrs])
-        bound = [(lr, g['multitask']['AA']) for lr, g in grid.items() if 'multitask' in g]
+        for m, rest in lines:
+            ps = [p for p in grid if m in grid[p] and p[:xi] + p[xi + 1:] == rest]
+            label = m + (f' ({point_text([x for i, x in enumerate(knobs) if i != xi], rest)})' if rest else '')
+            ax.errorbar([p[xi] for p in ps], [100 * grid[p][m][k] for p in ps], capsize=3, label=label,
+                        c=f'C{swept.index(m)}', marker='osD^v'[rests.index(rest) % 5],
+                        ls=('-', '--', ':', '-.')[rests.index(rest) % 4],
+                        yerr=[100 * (grid[p][m][f'{k}_sd'] or 0) for p in ps])
+        bound = [(p, g['multitask']['AA']) for p, g in grid.items() if 'multitask' in g]
         if k == 'AA' and bound:
-            ax.axhline(100 * bound[0][1], ls='--', c='gray', label=f'multi-task bound (LR {bound[0][0]:g})')
-        ax.set_xscale('log'); ax.set_xticks(list(grid), [f'{lr:g}' for lr in grid]); ax.minorticks_off()
-        ax.set_xlabel('learning rate'); ax.set_ylabel(f'{k} (%, mean ± sd over orders)'); ax.grid(alpha=.3)
+            ax.axhline(100 * bound[0][1], ls='--', c='gray', label=f'multi-task bound ({point_text(knobs, bound[0][0])})')
+        xs = sorted({p[xi] for p in grid})
+        ax.set_xscale('log'); ax.set_xticks(xs, [f'{x:g}' for x in xs]); ax.minorticks_off()
+        ax.set_xlabel({'train.lr': 'learning rate', 'continual.steps_per_task': 'steps per task'}[knobs[xi]])
+        ax.set_ylabel(f'{k} (%, mean ± sd over orders)'); ax.grid(alpha=.3)
         ax.set_title({'AA': 'average accuracy after the last task', 'BWT': 'backward transfer (< 0: forgetting)'}[k])
-    axes[0].legend(fontsize=8); fig.tight_layout()
+    h, l = axes[0].get_legend_handles_labels()                    # below the plots, clear of the points
+    fig.legend(h, l, loc='lower center', ncol=min(len(l), 4), fontsize=7)
+    fig.tight_layout(rect=(0, 0.06 * ((len(l) + 3) // 4) + 0.02, 1, 1))
     return fig
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('folders', nargs='+'); ap.add_argument('--save', action='store_true')
-    ap.add_argument('--name', default='continual_lr_sweep')
+    ap.add_argument('--name', default=None, help='bench/results/NAME.{txt,png} (default: continual_KNOB_sweep)')
     a = ap.parse_args()
-    from backprop_nb.clbench import summarize, paired_bootstrap, interval_text, target_line, target_check
-    t0, runs = time.time(), by_lr(a.folders)
-    grid = {lr: summarize(rs) for lr, rs in runs.items()}
+    from backprop_nb.clbench import summarize, paired_bootstrap, interval_text, target_line, target_check, _pm
+    t0 = time.time()
+    knobs, runs, shared = by_point(a.folders)
+    name = a.name or 'continual_' + '_'.join(SWEPT[k].lower() for k in knobs) + '_sweep'
+    grid = {p: summarize(rs) for p, rs in runs.items()}
     methods = list(dict.fromkeys(m for g in grid.values() for m in g))
-    best = best_lrs(grid, methods)
-    pm = lambda x, sd: '–' if x != x else f'{x:+.1%}' + ('' if sd is None else f' ± {sd:.1%}')
+    best = best_points(grid, methods)
+    pt = lambda p: point_text(knobs, p)
+    cols = ' | '.join(SWEPT[k] for k in knobs)
     lines = [f'# python bench/continual_sweep.py {" ".join(a.folders)}   ({time.strftime("%Y-%m-%d")})',
-             f'settings other than train.lr: {dict((k, load(Path(a.folders[0]))[0].get(k)) for k in KEEP)}', '',
-             '| method | LR | orders | AA (mean ± sd) | BWT (mean ± sd) |', '|---|---|---|---|---|']
+             f'settings shared by every run: {shared}', '',
+             f'| method | {cols} | orders | AA (mean ± sd) | BWT (mean ± sd) |', '|---|' + '---|' * (len(knobs) + 3)]
     for m in methods:
-        for lr, g in grid.items():
+        for p, g in grid.items():
             if m not in g: continue
-            s = g[m]; star = ' (best AA)' if best[m] == lr and sum(m in x for x in grid.values()) > 1 else ''
-            lines.append(f'| {m} | {lr:g}{star} | {s["orders"]} | {s["AA"]:.1%}'
-                         + (f' ± {s["AA_sd"]:.1%}' if s['AA_sd'] is not None else '') + f' | {pm(s["BWT"], s["BWT_sd"])} |')
+            s = g[m]; star = ' (best AA)' if best[m] == p and sum(m in x for x in grid.values()) > 1 else ''
+            vals = ' | '.join(f'{v:g}' for v in p) + star
+            aa = f'{s["AA"]:.1%}' + (f' ± {s["AA_sd"]:.1%}' if s['AA_sd'] is not None else '')
+            lines.append(f'| {m} | {vals} | {s["orders"]} | {aa} | '
+                         f'{"–" if m == "multitask" else _pm(s["BWT"], s["BWT_sd"])} |')
     lines += ['', '| difference (paired bootstrap over prompts, 95 %) | ΔAA [interval] | ΔBWT [interval] | '
               'forgetting ratio | target |', '|---|---|---|---|---|']
-    pick = lambda m, lr: [r for r in runs[lr] if r['method'] == m]
-    pairs = [(('slao', lr), ('sequential', lr)) for lr in grid if 'slao' in grid[lr] and 'sequential' in grid[lr]]
-    if 'slao' in best and 'sequential' in best: pairs.append((('slao', best['slao']), ('sequential', best['sequential'])))
+    pick = lambda m, p: [r for r in runs[p] if r['method'] == m]
+    pairs = [(('slao', p), ('sequential', p)) for p in grid if 'slao' in grid[p] and 'sequential' in grid[p]]
+    both = 'slao' in best and 'sequential' in best
+    if both and (('slao', best['slao']), ('sequential', best['sequential'])) not in pairs:
+        pairs.append((('slao', best['slao']), ('sequential', best['sequential'])))
     comps = {}
-    for (m1, l1), (m2, l2) in pairs:
-        c = paired_bootstrap(pick(m1, l1), pick(m2, l2)); comps[(l1, l2)] = c
-        ratio, met = target_check(grid[l1][m1], grid[l2][m2], c)
-        lines.append(f'| {m1} @ {l1:g} − {m2} @ {l2:g} | {interval_text(c, "AA")} | {interval_text(c, "BWT")} | '
+    for (m1, p1), (m2, p2) in pairs:
+        c = paired_bootstrap(pick(m1, p1), pick(m2, p2)); comps[(p1, p2)] = c
+        ratio, met = target_check(grid[p1][m1], grid[p2][m2], c)
+        lines.append(f'| {m1} @ {pt(p1)} − {m2} @ {pt(p2)} | {interval_text(c, "AA")} | {interval_text(c, "BWT")} | '
                      f'{ratio:.2f} | {"met" if met else "not met"} |')
-    if 'slao' in best and 'sequential' in best:
-        ls, lq = best['slao'], best['sequential']
-        sm = {'slao': grid[ls]['slao'], 'sequential': grid[lq]['sequential']}
-        lines.append(f'\neach method at its best LR (slao {ls:g}, sequential {lq:g}) — '
-                     + target_line(sm, {'slao − sequential': comps[(ls, lq)]}).strip())
+    if both:
+        ps, pq = best['slao'], best['sequential']
+        sm = {'slao': grid[ps]['slao'], 'sequential': grid[pq]['sequential']}
+        lines.append(f'\neach method at its best (slao {pt(ps)}; sequential {pt(pq)}) — '
+                     + target_line(sm, {'slao − sequential': comps[(ps, pq)]}).strip())
     lines.append(f'\n{time.time() - t0:.0f} s')
     text = '\n'.join(lines) + '\n'
     print(text)
-    fig = figure(grid, methods)
+    fig = figure(knobs, grid, methods)
     out = Path(a.folders[-1])
-    (out/f'{a.name}.txt').write_text(text); fig.savefig(out/f'{a.name}.png', dpi=110)
+    (out/f'{name}.txt').write_text(text); fig.savefig(out/f'{name}.png', dpi=110)
     if a.save:
         res = Path(__file__).parent/'results'
-        (res/f'{a.name}.txt').write_text(text); fig.savefig(res/f'{a.name}.png', dpi=110)
-    print(f'table and figure: {out}/{a.name}.txt, {a.name}.png')
+        (res/f'{name}.txt').write_text(text); fig.savefig(res/f'{name}.png', dpi=110)
+    print(f'table and figure: {out}/{name}.txt, {name}.png')
 
 
 if __name__ == '__main__': main()

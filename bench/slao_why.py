@@ -43,6 +43,14 @@ def merged_states(fts:list, curve:str) -> list:
     return out
 
 
+def variant_states(fts:list, v:str) -> list:
+    "The LoRA after each task of one variant: 'ft' (the fine-tuned LoRAs, no merge) or a λ curve's merge."
+    return fts if v == 'ft' else merged_states(fts, v)
+
+
+def variant_name(v:str) -> str: return 'ft (no merge)' if v == 'ft' else f'merge {v}'
+
+
 def span_kept(A_old, A_new) -> float:
     "How much of A_old's row space A_new spans: ‖P_new Q_oldᵀ‖² / r (1 = the same subspace, r/n_in = random)."
     q_old = torch.linalg.qr(A_old.T).Q           # [n_in, r]
@@ -90,7 +98,7 @@ def analyse(root:Path, model, tok) -> tuple:
     rebuilt = merged_states(fts, cfg.continual.curve)[-1]
     diff = max((rebuilt[n][i] - shipped[n][i]).abs().max().item() for n in shipped for i in (0, 1))
     lines.append(f'rebuilt {cfg.continual.curve} merge vs the shipped merged LoRA: max |Δ| {diff:.1e}')
-    variants = {'ft (no merge)': fts, **{f'merge {c}': merged_states(fts, c) for c in CURVES}}
+    variants = {variant_name(v): variant_states(fts, v) for v in ('ft', *CURVES)}
     for name, states in variants.items():
         t0 = time.time()
         run = scored_run(model, tok, tasks, states, cfg, name, k)
@@ -130,8 +138,7 @@ def intervals(out:Path, model, tok, variants:list) -> list:
         runs = []
         for r in roots:
             cfg, tasks, fts = fine_tuned(r)
-            states = fts if v == 'ft' else merged_states(fts, v)
-            runs.append(scored_run(model, tok, tasks, states, cfg, f'slao {v}', order_of(r)))
+            runs.append(scored_run(model, tok, tasks, variant_states(fts, v), cfg, f'slao {v}', order_of(r)))
         return runs
     curves = [v for v in variants if v != 'ft']
     runs = {v: variant_runs(v) for v in dict.fromkeys(['sqrt', *variants])}
