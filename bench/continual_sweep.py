@@ -16,7 +16,8 @@ import argparse, json, os, sys, time
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 from pathlib import Path
 
-SWEPT = {'train.lr': 'LR', 'continual.steps_per_task': 'steps'}      # the knobs a sweep may vary, and their labels
+SWEPT = {'train.lr': ('LR', 'learning rate'),                       # the knobs a sweep may vary: (column, axis)
+         'continual.steps_per_task': ('steps', 'steps per task')}
 KEEP = ('train.batch_size', 'lora.r', 'lora.targets', 'continual.curve')
 
 
@@ -46,7 +47,7 @@ def by_point(folders:list) -> tuple:
     return knobs, dict(sorted(out.items())), {k: s0.get(k) for k in (*KEEP, *SWEPT) if k not in knobs}
 
 
-def point_text(knobs:list, p:tuple) -> str: return ', '.join(f'{SWEPT[k]} {v:g}' for k, v in zip(knobs, p))
+def point_text(knobs:list, p:tuple) -> str: return ', '.join(f'{SWEPT[k][0]} {v:g}' for k, v in zip(knobs, p))
 
 
 def best_points(grid:dict, methods:list) -> dict:
@@ -76,7 +77,7 @@ def figure(knobs:list, grid:dict, methods:list):
             ax.axhline(100 * bound[0][1], ls='--', c='gray', label=f'multi-task bound ({point_text(knobs, bound[0][0])})')
         xs = sorted({p[xi] for p in grid})
         ax.set_xscale('log'); ax.set_xticks(xs, [f'{x:g}' for x in xs]); ax.minorticks_off()
-        ax.set_xlabel({'train.lr': 'learning rate', 'continual.steps_per_task': 'steps per task'}[knobs[xi]])
+        ax.set_xlabel(SWEPT[knobs[xi]][1])
         ax.set_ylabel(f'{k} (%, mean ± sd over orders)'); ax.grid(alpha=.3)
         ax.set_title({'AA': 'average accuracy after the last task', 'BWT': 'backward transfer (< 0: forgetting)'}[k])
     h, l = axes[0].get_legend_handles_labels()                    # below the plots, clear of the points
@@ -93,12 +94,12 @@ def main():
     from backprop_nb.clbench import summarize, paired_bootstrap, interval_text, target_line, target_check, _pm
     t0 = time.time()
     knobs, runs, shared = by_point(a.folders)
-    name = a.name or 'continual_' + '_'.join(SWEPT[k].lower() for k in knobs) + '_sweep'
+    name = a.name or 'continual_' + '_'.join(SWEPT[k][0].lower() for k in knobs) + '_sweep'
     grid = {p: summarize(rs) for p, rs in runs.items()}
     methods = list(dict.fromkeys(m for g in grid.values() for m in g))
     best = best_points(grid, methods)
     pt = lambda p: point_text(knobs, p)
-    cols = ' | '.join(SWEPT[k] for k in knobs)
+    cols = ' | '.join(SWEPT[k][0] for k in knobs)
     lines = [f'# python bench/continual_sweep.py {" ".join(a.folders)}   ({time.strftime("%Y-%m-%d")})',
              f'settings shared by every run: {shared}', '',
              f'| method | {cols} | orders | AA (mean ± sd) | BWT (mean ± sd) |', '|---|' + '---|' * (len(knobs) + 3)]
